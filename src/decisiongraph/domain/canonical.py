@@ -1,0 +1,124 @@
+"""Canonical JSON, payload hashing and the digest encoder (spec sections 3.1-3.4).
+
+Two encoders exist on purpose and must never be swapped:
+
+* the *payload* encoder (:func:`canonicalize_json`) writes raw UTF-8
+  (``ensure_ascii=False``) and is what ``payload_hash`` is computed over;
+* the *digest* encoder (:func:`digest_json`) ASCII-escapes (``ensure_ascii=True``) and is
+  what projection digests are computed over.
+
+Both are the stdlib ``json`` module with the spec's exact settings, so integers of any
+size are written exactly. Floats are refused before encoding (:class:`FloatFoundError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from decisiongraph.errors import FloatFoundError
+
+__all__ = [
+    "FloatFoundError",
+    "canonicalize_json",
+    "compute_payload_hash",
+    "digest_json",
+    "encode_canonical",
+    "find_float_path",
+    "payload_hash_of_canonical",
+    "sha256_hex",
+    "sha256_prefixed",
+    "storage_payload_json",
+    "storage_tags_json",
+]
+
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_STORAGE_PAYLOAD_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_STORAGE_TAGS_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    """Turn dataclass instances into dicts (tuples are encoded as lists by json)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def find_float_path(value: Any, path: str = "$") -> str | None:
+    """Return the JSON path of the first float in ``value`` (depth-first), or None."""
+    if isinstance(value, float):
+        return path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = find_float_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = find_float_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return find_float_path(dataclasses.asdict(value), path)
+    return None
+
+
+def canonicalize_json(value: Any) -> bytes:
+    """Return the canonical UTF-8 JSON bytes of ``value`` (spec 3.1).
+
+    Raises :class:`FloatFoundError` (``DG_ERR_SCHEMA_VIOLATION``) naming the path of the
+    first float found.
+    """
+    value = _plain(value)
+    float_path = find_float_path(value)
+    if float_path is not None:
+        raise FloatFoundError(
+            f"Float found at {float_path}: write decimals as strings",
+            {"path": float_path},
+        )
+    return encode_canonical(value)
+
+
+def encode_canonical(value: Any) -> bytes:
+    """Canonical UTF-8 JSON bytes of a value already known to hold no float."""
+    return _CANONICAL_ENCODER.encode(value).encode("utf-8")
+
+
+def sha256_hex(data: bytes | str) -> str:
+    """Lowercase hex SHA-256 of ``data`` (str is UTF-8 encoded)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_prefixed(data: bytes | str) -> str:
+    """``"sha256:" + sha256_hex(data)``."""
+    return "sha256:" + sha256_hex(data)
+
+
+def payload_hash_of_canonical(canonical: bytes) -> str:
+    """The payload hash of already canonicalised bytes."""
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def compute_payload_hash(payload: Any) -> str:
+    """``payload_hash`` of spec 3.2: ``sha256:`` + hex of the canonical payload JSON."""
+    return payload_hash_of_canonical(canonicalize_json(payload))
+
+
+def digest_json(value: Any) -> str:
+    """The projection-digest encoding of spec 3.4 (sorted keys, compact, ASCII-escaped)."""
+    return _DIGEST_ENCODER.encode(value)
+
+
+def storage_payload_json(payload: Any) -> str:
+    """``payload_json`` as stored (spec 3.3): sorted keys, default separators, raw UTF-8."""
+    return _STORAGE_PAYLOAD_ENCODER.encode(_plain(payload))
+
+
+def storage_tags_json(tags: list[str] | tuple[str, ...]) -> str:
+    """``tags_json`` as stored (spec 3.3): order kept, default separators, raw UTF-8."""
+    return _STORAGE_TAGS_ENCODER.encode(list(tags))

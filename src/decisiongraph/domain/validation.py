@@ -1,0 +1,266 @@
+"""The pre-store half of the append pipeline (spec 14.7, 14.6, then 4.1 steps 1-6).
+
+:func:`prepare_event` runs every check that needs no stored state, in the spec's order,
+so the first failing step decides the error code:
+
+0. U+0000 or a lone surrogate in any envelope string (keys included): INVALID_ARGUMENT
+1. ``occurred_at`` not RFC 3339: SCHEMA_VIOLATION
+2. idempotency key empty, with U+0000 or over 200 UTF-8 bytes: INVALID_ARGUMENT
+3. payload not JSON-serialisable: INVALID_ARGUMENT
+4. unknown type, payload not an object, required key missing or empty: SCHEMA_VIOLATION
+5. secret guard over payload and metadata: PII_POLICY_VIOLATION
+6. a float in the payload: SCHEMA_VIOLATION
+
+It returns a :class:`PreparedEvent` holding the hash and the storage serialisations, so
+the store only adds the stateful checks (reuse, finished lock, sequencing, ids).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from decisiongraph.domain.canonical import (
+    encode_canonical,
+    find_float_path,
+    payload_hash_of_canonical,
+    storage_payload_json,
+    storage_tags_json,
+)
+from decisiongraph.domain.clock import is_rfc3339
+from decisiongraph.domain.envelope import EventEnvelope
+from decisiongraph.domain.payload_shapes import check_payload_shape
+from decisiongraph.domain.secrets_guard import find_secret, match_secret_rule
+from decisiongraph.errors import (
+    FloatFoundError,
+    InvalidArgument,
+    PiiPolicyViolation,
+    SchemaViolation,
+)
+
+__all__ = [
+    "INT64_MAX",
+    "MAX_IDEMPOTENCY_KEY_BYTES",
+    "PreparedEvent",
+    "prepare_event",
+]
+
+MAX_IDEMPOTENCY_KEY_BYTES = 200
+INT64_MAX = 2**63 - 1
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# Flags collected by the one fast walk over the payload.
+_NUL = 1
+_UNSAFE = 2
+_FLOAT = 4
+_SECRET = 8
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """An envelope that passed every stateless check, with its storage forms."""
+
+    envelope: EventEnvelope
+    payload_hash: str
+    payload_json: str
+    tags_json: str
+
+
+def _bad_string(text: str) -> bool:
+    """True if ``text`` holds U+0000 or a lone surrogate (no UTF-8 encoding)."""
+    if "\x00" in text:
+        return True
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _scan(value: Any) -> int:
+    """One pass over a payload, returning the union of the problem flags found."""
+    if isinstance(value, str):
+        flags = _NUL if _bad_string(value) else 0
+        if match_secret_rule(value) is not None:
+            flags |= _SECRET
+        return flags
+    if value is None or isinstance(value, bool | int):
+        return 0
+    if isinstance(value, float):
+        return _FLOAT
+    flags = 0
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                flags |= _UNSAFE
+            elif _bad_string(key):
+                flags |= _NUL
+            flags |= _scan(item)
+        return flags
+    if isinstance(value, list | tuple):
+        for item in value:
+            flags |= _scan(item)
+        return flags
+    return _UNSAFE
+
+
+def _find_path(value: Any, path: str, predicate: Any) -> str | None:
+    """Depth-first path of the first node (or dict key) satisfying ``predicate``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            item_path = f"{path}.{key}"
+            if predicate(key, is_key=True):
+                return item_path
+            found = _find_path(item, item_path, predicate)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _find_path(item, f"{path}[{index}]", predicate)
+            if found is not None:
+                return found
+        return None
+    return path if predicate(value, is_key=False) else None
+
+
+def _is_bad_string(value: Any, *, is_key: bool) -> bool:
+    return isinstance(value, str) and _bad_string(value)
+
+
+def _is_unsafe(value: Any, *, is_key: bool) -> bool:
+    if is_key:
+        return not isinstance(value, str)
+    return not (value is None or isinstance(value, str | bool | int | float))
+
+
+def _metadata_strings(env: EventEnvelope) -> list[tuple[str, str | None]]:
+    """(path, value) of the envelope strings outside the payload, in scan order."""
+    fields: list[tuple[str, str | None]] = [
+        ("$.event_id", env.event_id),
+        ("$.trace_id", env.trace_id),
+        ("$.event_type", env.event_type),
+        ("$.occurred_at", env.occurred_at),
+        ("$.source.producer_id", env.source.producer_id),
+        ("$.source.system", env.source.system),
+        ("$.source.subsystem", env.source.subsystem),
+        ("$.actor.actor_type", env.actor.actor_type),
+        ("$.actor.actor_id", env.actor.actor_id),
+        ("$.idempotency_key", env.idempotency_key),
+        ("$.correlation_id", env.correlation_id),
+        ("$.causation_event_id", env.causation_event_id),
+    ]
+    fields.extend((f"$.tags[{i}]", tag) for i, tag in enumerate(env.tags))
+    return fields
+
+
+# Fields the secret guard covers besides the payload (spec 1.3): not event_id,
+# trace_id, event_type or occurred_at.
+_GUARDED_METADATA = frozenset(
+    {
+        "$.source.producer_id",
+        "$.source.system",
+        "$.source.subsystem",
+        "$.actor.actor_type",
+        "$.actor.actor_id",
+        "$.idempotency_key",
+        "$.correlation_id",
+        "$.causation_event_id",
+    }
+)
+
+
+def _invalid_string(path: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"{path} contains U+0000 or a lone surrogate, which cannot be stored",
+        {"errors": [{"path": path, "message": "U+0000 or lone surrogate"}]},
+    )
+
+
+def prepare_event(env: EventEnvelope) -> PreparedEvent:
+    """Run the stateless append checks on ``env`` and compute its storage forms.
+
+    Raises the :mod:`decisiongraph.errors` class of the first failing step.
+    """
+    payload = env.payload
+    metadata = _metadata_strings(env)
+    flags = _scan(payload)
+
+    # 0. U+0000 and lone surrogates, everywhere (14.7).
+    for path, text in metadata:
+        if text is not None and _bad_string(text):
+            raise _invalid_string(path)
+    if flags & _NUL:
+        found = _find_path(payload, "$.payload", _is_bad_string)
+        raise _invalid_string(found or "$.payload")
+
+    # 1. occurred_at (14.6).
+    if not is_rfc3339(env.occurred_at):
+        raise SchemaViolation(
+            "occurred_at must be an RFC 3339 date-time with Z or an offset, "
+            f"e.g. 2025-12-31T12:00:00Z (got {env.occurred_at!r})",
+            {"errors": [{"path": "$.occurred_at", "message": "not RFC 3339"}]},
+        )
+
+    # 2. idempotency key (1.3).
+    key = env.idempotency_key
+    if not key:
+        raise InvalidArgument(
+            "idempotency_key must not be empty",
+            {"errors": [{"path": "$.idempotency_key", "message": "empty"}]},
+        )
+    key_bytes = len(key.encode("utf-8"))
+    if key_bytes > MAX_IDEMPOTENCY_KEY_BYTES:
+        raise InvalidArgument(
+            f"idempotency_key is {key_bytes} bytes in UTF-8; "
+            f"at most {MAX_IDEMPOTENCY_KEY_BYTES} are allowed",
+            {"errors": [{"path": "$.idempotency_key", "message": "too long"}]},
+        )
+    if not -INT64_MAX - 1 <= env.schema_version <= INT64_MAX:
+        raise InvalidArgument(
+            "schema_version must fit in a signed 64-bit integer",
+            {"errors": [{"path": "$.schema_version", "message": "out of range"}]},
+        )
+
+    # 3. JSON-safety of the payload (1.3).
+    if flags & _UNSAFE:
+        found = _find_path(payload, "$.payload", _is_unsafe)
+        raise InvalidArgument(
+            f"Payload is not JSON-serialisable at {found}",
+            {"errors": [{"path": found, "message": "not JSON-serialisable"}]},
+        )
+
+    # 4. event type and payload shape (2).
+    check_payload_shape(env.event_type, payload)
+
+    # 5. secret guard (12.1).
+    for path, text in metadata:
+        if path in _GUARDED_METADATA or path.startswith("$.tags["):
+            rule = match_secret_rule(text) if text is not None else None
+            if rule is not None:
+                raise _secret_error(rule, path)
+    if flags & _SECRET:
+        hit = find_secret(payload, "$.payload")
+        if hit is not None:
+            raise _secret_error(*hit)
+
+    # 6. floats, then the hash (3.1, 3.2).
+    if flags & _FLOAT:
+        float_path = find_float_path(payload, "$.payload")
+        raise FloatFoundError(
+            f"Float found at {float_path}: write decimals as strings",
+            {"errors": [{"path": float_path, "message": "float not allowed"}]},
+        )
+    payload_json = storage_payload_json(payload)
+    canonical = encode_canonical(payload)
+    return PreparedEvent(
+        envelope=env,
+        payload_hash=payload_hash_of_canonical(canonical),
+        payload_json=payload_json,
+        tags_json=storage_tags_json(env.tags),
+    )
+
+
+def _secret_error(rule: str, path: str) -> PiiPolicyViolation:
+    return PiiPolicyViolation(
+        f"{path} looks like a credential (rule {rule}); remove secrets from events",
+        {"path": path, "pattern": rule},
+    )

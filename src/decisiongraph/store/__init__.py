@@ -1,0 +1,1 @@
+"""Event store layer: the EventStore port, SQLite and PostgreSQL backends, migrations."""

@@ -1,0 +1,458 @@
+"""The event store port (:class:`EventStore`) and the append/read logic both SQL
+backends share (:class:`SqlEventStore`).
+
+Guarantees every backend gives, per tenant:
+
+* ``log_seq`` starts at 1, has no gaps and is commit-ordered: an append holds the
+  tenant's write lock from allocating its ``log_seq`` until it commits, so once a reader
+  has seen ``log_seq`` N no event with a smaller one can appear later;
+* ``recorded_at`` is taken under that lock and never decreases as ``log_seq`` grows;
+* an append is accepted or rejected as a whole; a rejection writes nothing and consumes
+  no ``log_seq``; a batch gives exactly the results of the same appends made one by one.
+
+Backends implement a handful of primitives (lock + load state, insert, reads); the
+pipeline itself lives here once.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from decisiongraph.domain.clock import now_rfc3339
+from decisiongraph.domain.envelope import EventEnvelope, StoredEvent
+from decisiongraph.domain.event_types import ALL_EVENT_TYPES
+from decisiongraph.domain.tenant import validate_tenant_id
+from decisiongraph.domain.validation import PreparedEvent, prepare_event
+from decisiongraph.errors import DecisionGraphError, InvalidArgument
+from decisiongraph.store.group_commit import GroupCommitter
+from decisiongraph.store.observer import (
+    AppendRecord,
+    NullObserver,
+    ReadRecord,
+    StoreObserver,
+    notify_append,
+    notify_read,
+)
+from decisiongraph.store.planner import AppendResult, BatchPlan, LoadedState, plan_batch
+
+__all__ = [
+    "MAX_QUERY_LIMIT",
+    "AppendResult",
+    "BatchOutcome",
+    "EventQuery",
+    "EventStore",
+    "SqlEventStore",
+]
+
+MAX_QUERY_LIMIT = 10_000
+
+#: One item of a batch's results: the accepted (or reused) event, or its error.
+BatchOutcome = AppendResult | DecisionGraphError
+
+
+class EventQuery:
+    """Validated arguments of ``list_events`` (spec 4.5, 5)."""
+
+    __slots__ = ("event_types", "limit", "since_log_seq", "trace_id", "until_log_seq")
+
+    def __init__(
+        self,
+        *,
+        since_log_seq: int | None = None,
+        until_log_seq: int | None = None,
+        event_types: Sequence[str] | None = None,
+        trace_id: str | None = None,
+        limit: int | None = None,
+    ) -> None:
+        for name, value in (("since_log_seq", since_log_seq), ("until_log_seq", until_log_seq)):
+            if value is not None and value < 0:
+                raise InvalidArgument(f"{name} must be >= 0, got {value}")
+        if (
+            since_log_seq is not None
+            and until_log_seq is not None
+            and since_log_seq > until_log_seq
+        ):
+            raise InvalidArgument(
+                f"since_log_seq ({since_log_seq}) must not exceed until_log_seq ({until_log_seq})"
+            )
+        if limit is not None and not 1 <= limit <= MAX_QUERY_LIMIT:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_QUERY_LIMIT}, got {limit}")
+        types: tuple[str, ...] | None = None
+        if event_types is not None:
+            types = tuple(dict.fromkeys(event_types))
+            unknown = [t for t in types if t not in ALL_EVENT_TYPES]
+            if unknown or not types:
+                raise InvalidArgument(
+                    f"Unknown event type filter: {', '.join(unknown) or '(empty)'}; "
+                    f"use one of {', '.join(ALL_EVENT_TYPES)}"
+                )
+        self.since_log_seq = since_log_seq or 0
+        self.until_log_seq = until_log_seq
+        self.event_types = types
+        self.trace_id = trace_id
+        self.limit = limit
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """The append-only, multi-tenant event log. Every method acts on one tenant."""
+
+    @property
+    def url(self) -> str:
+        """The URL the store was opened with (secrets masked)."""
+        ...
+
+    def append(self, tenant_id: str, envelope: EventEnvelope) -> AppendResult:
+        """Append one event (spec 4.1); raises the first failing step's error."""
+        ...
+
+    def append_batch(
+        self, tenant_id: str, envelopes: Sequence[EventEnvelope], *, atomic: bool = True
+    ) -> list[BatchOutcome]:
+        """Append events in index order as if one by one, in one transaction.
+
+        Atomic: all or nothing; the first failing event's error is raised with
+        ``details["index"]``. Non-atomic: each event is accepted or rejected on its own
+        and the list holds one outcome per event.
+        """
+        ...
+
+    def list_events(
+        self,
+        tenant_id: str,
+        *,
+        since_log_seq: int | None = None,
+        until_log_seq: int | None = None,
+        event_types: Sequence[str] | None = None,
+        trace_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """Events with since < log_seq <= until, filters ANDed, in log_seq order."""
+        ...
+
+    def iter_event_batches(
+        self,
+        tenant_id: str,
+        *,
+        since_log_seq: int | None = None,
+        until_log_seq: int | None = None,
+        event_types: Sequence[str] | None = None,
+        trace_id: str | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[StoredEvent]]:
+        """Pages of ``list_events`` for catch-up; never drops or repeats an event."""
+        ...
+
+    def get_trace_events(
+        self,
+        tenant_id: str,
+        trace_id: str,
+        *,
+        since_trace_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """Events of a trace in trace_seq order (``since`` exclusive); may be empty."""
+        ...
+
+    def get_last_log_seq(self, tenant_id: str) -> int:
+        """The tenant tail: its largest committed log_seq, 0 when empty."""
+        ...
+
+    def get_next_trace_seq(self, tenant_id: str, trace_id: str) -> int:
+        """``max(trace_seq) + 1`` of the trace, or 0."""
+        ...
+
+    def is_trace_finished(self, tenant_id: str, trace_id: str) -> bool:
+        """True if the trace holds a TraceFinished event."""
+        ...
+
+    def list_tenants(self) -> list[str]:
+        """Every tenant with at least one event, in code-point order."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
+
+
+class SqlEventStore(abc.ABC):
+    """The append pipeline and read validation shared by the SQL backends.
+
+    Subclasses provide :meth:`_write_plan` (one transaction: lock the tenant, load state,
+    call back to plan, insert) and the ``_select_*`` reads.
+    """
+
+    def __init__(self, *, observer: StoreObserver | None = None, group_commit: bool = True):
+        self.observer: StoreObserver = observer or NullObserver()
+        self._committer: GroupCommitter[PreparedEvent, BatchOutcome] | None = (
+            GroupCommitter(self._write_grouped) if group_commit else None
+        )
+
+    # ----------------------------------------------------------------- appends
+
+    def append(self, tenant_id: str, envelope: EventEnvelope) -> AppendResult:
+        validate_tenant_id(tenant_id)
+        started = time.perf_counter()
+        try:
+            prepared = prepare_event(envelope)
+        except DecisionGraphError as error:
+            self._report(tenant_id, [(envelope, error)], started)
+            raise
+        if self._committer is not None:
+            outcome = self._committer.submit(tenant_id, prepared)
+        else:
+            outcome = self._write(tenant_id, [prepared], atomic=False)[0]
+        self._report(tenant_id, [(envelope, outcome)], started)
+        if isinstance(outcome, DecisionGraphError):
+            raise outcome
+        return outcome
+
+    def append_batch(
+        self, tenant_id: str, envelopes: Sequence[EventEnvelope], *, atomic: bool = True
+    ) -> list[BatchOutcome]:
+        validate_tenant_id(tenant_id)
+        started = time.perf_counter()
+        items: list[PreparedEvent | DecisionGraphError] = []
+        for envelope in envelopes:
+            try:
+                items.append(prepare_event(envelope))
+            except DecisionGraphError as error:
+                if atomic:
+                    # Earlier events may still fail first: plan up to here.
+                    items.append(error)
+                    break
+                items.append(error)
+        if not items:
+            return []
+        outcomes = self._write(tenant_id, items, atomic=atomic)
+        self._report(tenant_id, list(zip(envelopes, outcomes, strict=False)), started)
+        if atomic:
+            for index, outcome in enumerate(outcomes):
+                if isinstance(outcome, DecisionGraphError):
+                    raise outcome.with_details(index=index)
+        return outcomes
+
+    def _write_grouped(self, tenant_id: str, items: Sequence[PreparedEvent]) -> list[BatchOutcome]:
+        return self._write(tenant_id, list(items), atomic=False)
+
+    def _write(
+        self,
+        tenant_id: str,
+        items: Sequence[PreparedEvent | DecisionGraphError],
+        *,
+        atomic: bool,
+    ) -> list[BatchOutcome]:
+        """Plan and write ``items`` in one transaction; one outcome per planned item."""
+        keys = list(
+            {
+                (p.envelope.source.producer_id, p.envelope.idempotency_key): None
+                for p in items
+                if isinstance(p, PreparedEvent)
+            }
+        )
+        trace_ids = list({p.envelope.trace_id: None for p in items if isinstance(p, PreparedEvent)})
+        event_ids = list({p.envelope.event_id: None for p in items if isinstance(p, PreparedEvent)})
+
+        def decide(
+            tail_log_seq: int, last_recorded_at: str | None, state: LoadedState
+        ) -> BatchPlan:
+            recorded_at = now_rfc3339()
+            if last_recorded_at is not None and recorded_at < last_recorded_at:
+                recorded_at = last_recorded_at  # the clock went back: never decrease
+            plan = plan_batch(
+                tenant_id,
+                items,
+                state,
+                tail_log_seq=tail_log_seq,
+                recorded_at=recorded_at,
+                atomic=atomic,
+            )
+            if atomic and plan.first_error is not None:
+                plan.rows.clear()
+            return plan
+
+        plan = self._write_plan(tenant_id, keys, trace_ids, event_ids, decide)
+        outcomes: list[BatchOutcome] = []
+        for result in plan.results:
+            if result is None:
+                break
+            outcomes.append(result)
+        return outcomes
+
+    @abc.abstractmethod
+    def _write_plan(
+        self,
+        tenant_id: str,
+        keys: list[tuple[str, str]],
+        trace_ids: list[str],
+        event_ids: list[str],
+        decide: Any,
+    ) -> BatchPlan:
+        """In one transaction: take the tenant lock, read its tail, last recorded_at and
+        the :class:`LoadedState` for the given keys/traces/ids, call
+        ``decide(tail, last_recorded_at, state)``, insert the plan's rows, move the tail,
+        commit, and return the plan. Translate driver errors to DecisionGraphError."""
+
+    def _report(
+        self,
+        tenant_id: str,
+        pairs: Sequence[tuple[EventEnvelope, BatchOutcome | DecisionGraphError]],
+        started: float,
+    ) -> None:
+        if isinstance(self.observer, NullObserver):
+            return
+        duration = time.perf_counter() - started
+        for envelope, outcome in pairs:
+            if isinstance(outcome, DecisionGraphError):
+                record = AppendRecord(
+                    tenant_id,
+                    envelope.trace_id,
+                    envelope.event_type,
+                    "rejected",
+                    duration,
+                    0,
+                    outcome.code,
+                )
+            else:
+                record = AppendRecord(
+                    tenant_id,
+                    envelope.trace_id,
+                    envelope.event_type,
+                    "reused" if outcome.reused else "appended",
+                    duration,
+                    0,
+                )
+            notify_append(self.observer, record)
+
+    # ------------------------------------------------------------------- reads
+
+    def list_events(
+        self,
+        tenant_id: str,
+        *,
+        since_log_seq: int | None = None,
+        until_log_seq: int | None = None,
+        event_types: Sequence[str] | None = None,
+        trace_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        validate_tenant_id(tenant_id)
+        query = EventQuery(
+            since_log_seq=since_log_seq,
+            until_log_seq=until_log_seq,
+            event_types=event_types,
+            trace_id=trace_id,
+            limit=limit,
+        )
+        started = time.perf_counter()
+        events = self._select_events(tenant_id, query)
+        self._report_read(tenant_id, "list_events", events, started, trace_id)
+        return events
+
+    def iter_event_batches(
+        self,
+        tenant_id: str,
+        *,
+        since_log_seq: int | None = None,
+        until_log_seq: int | None = None,
+        event_types: Sequence[str] | None = None,
+        trace_id: str | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[StoredEvent]]:
+        if batch_size <= 0:
+            raise InvalidArgument(f"batch_size must be > 0, got {batch_size}")
+        position = since_log_seq or 0
+        while True:
+            page = self.list_events(
+                tenant_id,
+                since_log_seq=position,
+                until_log_seq=until_log_seq,
+                event_types=event_types,
+                trace_id=trace_id,
+                limit=min(batch_size, MAX_QUERY_LIMIT),
+            )
+            if not page:
+                return
+            yield page
+            position = page[-1].log_seq
+            if until_log_seq is not None and position >= until_log_seq:
+                return
+
+    def get_trace_events(
+        self,
+        tenant_id: str,
+        trace_id: str,
+        *,
+        since_trace_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        validate_tenant_id(tenant_id)
+        if limit is not None and not 1 <= limit <= MAX_QUERY_LIMIT:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_QUERY_LIMIT}, got {limit}")
+        if since_trace_seq is not None and since_trace_seq < 0:
+            raise InvalidArgument(f"since_trace_seq must be >= 0, got {since_trace_seq}")
+        started = time.perf_counter()
+        events = self._select_trace_events(tenant_id, trace_id, since_trace_seq, limit)
+        self._report_read(tenant_id, "get_trace_events", events, started, trace_id)
+        return events
+
+    def _report_read(
+        self,
+        tenant_id: str,
+        operation: str,
+        events: list[StoredEvent],
+        started: float,
+        trace_id: str | None,
+    ) -> None:
+        if isinstance(self.observer, NullObserver):
+            return
+        notify_read(
+            self.observer,
+            ReadRecord(tenant_id, operation, len(events), time.perf_counter() - started, trace_id),
+        )
+
+    @abc.abstractmethod
+    def get_last_log_seq(self, tenant_id: str) -> int:
+        """The tenant tail: its largest committed log_seq, 0 when empty."""
+
+    @abc.abstractmethod
+    def get_next_trace_seq(self, tenant_id: str, trace_id: str) -> int:
+        """``max(trace_seq) + 1`` of the trace, or 0."""
+
+    @abc.abstractmethod
+    def is_trace_finished(self, tenant_id: str, trace_id: str) -> bool:
+        """True if the trace holds a TraceFinished event."""
+
+    @abc.abstractmethod
+    def list_tenants(self) -> list[str]:
+        """Every tenant with at least one event, in code-point order."""
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """The URL the store was opened with (secrets masked)."""
+
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Apply pending migrations; return the schema version now in force."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The highest applied migration version (0 if none)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+    @abc.abstractmethod
+    def _select_events(self, tenant_id: str, query: EventQuery) -> list[StoredEvent]:
+        """Rows of ``query`` in log_seq order."""
+
+    @abc.abstractmethod
+    def _select_trace_events(
+        self, tenant_id: str, trace_id: str, since_trace_seq: int | None, limit: int | None
+    ) -> list[StoredEvent]:
+        """Rows of one trace in trace_seq order."""

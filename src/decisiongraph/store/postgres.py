@@ -1,0 +1,377 @@
+"""PostgreSQL backend (psycopg 3 + psycopg_pool): the production store.
+
+An append is one READ COMMITTED transaction on a pooled connection:
+
+1. ``SELECT ... FROM dg_tenants ... FOR UPDATE`` takes the tenant's write lock and
+   reads its tail; pipelined behind it (same round trip, each statement with a fresh
+   snapshot taken after the lock is granted) come the state reads of the batch:
+   idempotency matches, trace states and existing event ids;
+2. the shared planner decides; accepted rows are inserted (COPY for large batches), the
+   tenant row is moved to the new tail and the transaction commits, in one round trip.
+
+The row lock is held until commit, which is what makes ``log_seq`` gap-free and
+commit-ordered per tenant while different tenants never wait for each other. Driver
+errors become DecisionGraphError in :func:`_translate` only.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from psycopg_pool import ConnectionPool
+
+from decisiongraph.domain.envelope import StoredEvent
+from decisiongraph.domain.tenant import validate_tenant_id
+from decisiongraph.errors import (
+    Conflict,
+    DecisionGraphError,
+    EventSequenceInvalid,
+    IdempotencyConflict,
+    StorageError,
+)
+from decisiongraph.store.base import EventQuery, SqlEventStore
+from decisiongraph.store.migrations import latest_version, load_migrations
+from decisiongraph.store.observer import StoreObserver
+from decisiongraph.store.planner import BatchPlan, LoadedState, TraceState
+from decisiongraph.store.rows import EVENT_COLUMNS, INSERT_COLUMNS, insert_row, row_to_event
+
+__all__ = ["PostgresEventStore", "mask_url"]
+
+# Arbitrary constant: the advisory lock that serialises concurrent migrations.
+_MIGRATION_LOCK_KEY = 0x6467_6D69_6772  # "dgmigr"
+# At or above this many rows an insert uses COPY instead of a prepared INSERT.
+_COPY_THRESHOLD = 16
+
+_LOCK_TENANT = (
+    "SELECT last_log_seq, last_recorded_at FROM dg_tenants WHERE tenant_id = %s FOR UPDATE"
+)
+_CREATE_TENANT = (
+    "INSERT INTO dg_tenants (tenant_id, last_log_seq, last_recorded_at) "
+    "VALUES (%s, 0, '') ON CONFLICT (tenant_id) DO NOTHING"
+)
+_LOAD_IDEMPOTENCY = (
+    f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = %s "
+    "AND (producer_id, idempotency_key) IN ("
+    ' SELECT p COLLATE "C", k COLLATE "C" FROM unnest(%s::text[], %s::text[]) AS u(p, k))'
+)
+_LOAD_TRACES = (
+    "SELECT t.id, (SELECT max(e.trace_seq) FROM dg_event_log e"
+    ' WHERE e.tenant_id = %s AND e.trace_id = t.id COLLATE "C"),'
+    " EXISTS (SELECT 1 FROM dg_event_log e WHERE e.tenant_id = %s"
+    """ AND e.trace_id = t.id COLLATE "C" AND e.event_type = 'TraceFinished')"""
+    " FROM unnest(%s::text[]) AS t(id)"
+)
+_LOAD_EVENT_IDS = (
+    "SELECT event_id FROM dg_event_log WHERE tenant_id = %s AND event_id IN ("
+    ' SELECT i COLLATE "C" FROM unnest(%s::text[]) AS u(i))'
+)
+_INSERT = (
+    f"INSERT INTO dg_event_log ({EVENT_COLUMNS}) VALUES ({', '.join('%s' for _ in INSERT_COLUMNS)})"
+)
+_COPY = f"COPY dg_event_log ({EVENT_COLUMNS}) FROM STDIN"
+_MOVE_TAIL = "UPDATE dg_tenants SET last_log_seq = %s, last_recorded_at = %s WHERE tenant_id = %s"
+
+_SECRET_IN_URL = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    return _SECRET_IN_URL.sub(r"\1***\3", url)
+
+
+class _RetryAppendError(Exception):
+    """A unique index caught a concurrent writer that bypassed the tenant lock; the
+    append is planned again on fresh state (spec 4.2: rerun the idempotency step)."""
+
+
+class PostgresEventStore(SqlEventStore):
+    """Event store on PostgreSQL. ``url`` is a libpq URI or conninfo string.
+
+    ``pool_size`` bounds the connections this store opens. Migrations are applied on
+    open unless ``migrate=False``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        observer: StoreObserver | None = None,
+        group_commit: bool = True,
+        migrate: bool = True,
+    ) -> None:
+        super().__init__(observer=observer, group_commit=group_commit)
+        self._url = url
+        self._closed = False
+        self._close_lock = threading.Lock()
+        try:
+            self._pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"autocommit": False},
+                open=True,
+                timeout=30.0,
+                name="decisiongraph",
+            )
+            self._pool.wait(timeout=30.0)
+        except (psycopg.Error, Exception) as exc:
+            raise StorageError(f"Cannot connect to PostgreSQL at {mask_url(url)}: {exc}") from exc
+        if migrate:
+            self.migrate()
+
+    @property
+    def url(self) -> str:
+        return mask_url(self._url)
+
+    # ------------------------------------------------------------- connections
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection inside a transaction: commit on success, rollback on
+        error, driver errors translated."""
+        if self._closed:
+            raise StorageError("The store is closed")
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+        except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
+            raise StorageError(f"No database connection available: {exc}") from exc
+
+    def close(self) -> None:
+        with self._close_lock:
+            if not self._closed:
+                self._closed = True
+                self._pool.close()
+
+    # -------------------------------------------------------------- migrations
+
+    def migrate(self) -> int:
+        """Apply pending migrations under an advisory lock; return the schema version."""
+        with self._connection() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                " applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+            )
+            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in load_migrations("postgres"):
+                if migration.version in applied:
+                    continue
+                conn.execute(migration.sql.encode("utf-8"))
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (migration.version, migration.name),
+                )
+        return self.schema_version()
+
+    def schema_version(self) -> int:
+        """The highest applied migration version (0 if none)."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    @staticmethod
+    def latest_schema_version() -> int:
+        return latest_version("postgres")
+
+    # ------------------------------------------------------------------ writes
+
+    def _write_plan(
+        self,
+        tenant_id: str,
+        keys: list[tuple[str, str]],
+        trace_ids: list[str],
+        event_ids: list[str],
+        decide: Callable[[int, str | None, LoadedState], BatchPlan],
+    ) -> BatchPlan:
+        for _attempt in range(3):
+            try:
+                with self._connection() as conn:
+                    return self._write_once(conn, tenant_id, keys, trace_ids, event_ids, decide)
+            except _RetryAppendError:
+                continue
+        raise StorageError("Append kept colliding with concurrent writers; retry it")
+
+    def _write_once(
+        self,
+        conn: psycopg.Connection[Any],
+        tenant_id: str,
+        keys: list[tuple[str, str]],
+        trace_ids: list[str],
+        event_ids: list[str],
+        decide: Callable[[int, str | None, LoadedState], BatchPlan],
+    ) -> BatchPlan:
+        tenant_row, state = self._lock_and_load(conn, tenant_id, keys, trace_ids, event_ids)
+        if tenant_row is None:
+            # First append of this tenant: create its row, then lock and read again.
+            conn.execute(_CREATE_TENANT, (tenant_id,))
+            tenant_row, state = self._lock_and_load(conn, tenant_id, keys, trace_ids, event_ids)
+            assert tenant_row is not None
+        tail, last_recorded_at = tenant_row
+        plan = decide(tail, last_recorded_at or None, state)
+        if not plan.rows:
+            conn.rollback()
+            return plan
+        rows = [insert_row(p, e) for p, e in plan.rows]
+        last = plan.rows[-1][1]
+        try:
+            if len(rows) >= _COPY_THRESHOLD:
+                with conn.cursor() as cur, cur.copy(_COPY) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                conn.execute(_MOVE_TAIL, (last.log_seq, last.recorded_at, tenant_id))
+                conn.commit()
+            else:
+                with conn.pipeline():
+                    with conn.cursor() as cur:
+                        cur.executemany(_INSERT, rows)
+                    conn.execute(_MOVE_TAIL, (last.log_seq, last.recorded_at, tenant_id))
+                    conn.commit()
+        except psycopg.errors.UniqueViolation as exc:
+            conn.rollback()
+            if exc.diag.constraint_name == "idx_event_log_idempotency":
+                raise _RetryAppendError from exc
+            raise
+        return plan
+
+    @staticmethod
+    def _lock_and_load(
+        conn: psycopg.Connection[Any],
+        tenant_id: str,
+        keys: list[tuple[str, str]],
+        trace_ids: list[str],
+        event_ids: list[str],
+    ) -> tuple[tuple[int, str] | None, LoadedState]:
+        with (
+            conn.pipeline(),
+            conn.cursor() as lock,
+            conn.cursor() as idem,
+            conn.cursor() as traces,
+            conn.cursor() as ids,
+        ):
+            lock.execute(_LOCK_TENANT, (tenant_id,))
+            idem.execute(
+                _LOAD_IDEMPOTENCY,
+                (tenant_id, [k[0] for k in keys], [k[1] for k in keys]),
+            )
+            traces.execute(_LOAD_TRACES, (tenant_id, tenant_id, trace_ids))
+            ids.execute(_LOAD_EVENT_IDS, (tenant_id, event_ids))
+            tenant_row = lock.fetchone()
+            idem_rows = idem.fetchall()
+            trace_rows = traces.fetchall()
+            id_rows = ids.fetchall()
+        state = LoadedState()
+        for row in idem_rows:
+            event = row_to_event(row)
+            state.by_idempotency[(event.source.producer_id, event.idempotency_key)] = event
+        for trace_id, last_seq, finished in trace_rows:
+            state.traces[trace_id] = TraceState(last_seq, bool(finished))
+        state.existing_event_ids.update(row[0] for row in id_rows)
+        return (None if tenant_row is None else (tenant_row[0], tenant_row[1])), state
+
+    # ------------------------------------------------------------------- reads
+
+    def _select_events(self, tenant_id: str, query: EventQuery) -> list[StoredEvent]:
+        sql = [f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = %s AND log_seq > %s"]
+        params: list[object] = [tenant_id, query.since_log_seq]
+        if query.until_log_seq is not None:
+            sql.append("AND log_seq <= %s")
+            params.append(query.until_log_seq)
+        if query.event_types is not None:
+            sql.append("AND event_type = ANY(%s::text[])")
+            params.append(list(query.event_types))
+        if query.trace_id is not None:
+            sql.append("AND trace_id = %s")
+            params.append(query.trace_id)
+        sql.append("ORDER BY log_seq")
+        if query.limit is not None:
+            sql.append("LIMIT %s")
+            params.append(query.limit)
+        return self._fetch_events(" ".join(sql), params)
+
+    def _select_trace_events(
+        self, tenant_id: str, trace_id: str, since_trace_seq: int | None, limit: int | None
+    ) -> list[StoredEvent]:
+        sql = f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = %s AND trace_id = %s"
+        params: list[object] = [tenant_id, trace_id]
+        if since_trace_seq is not None:
+            sql += " AND trace_seq > %s"
+            params.append(since_trace_seq)
+        sql += " ORDER BY trace_seq"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return self._fetch_events(sql, params)
+
+    def _fetch_events(self, sql: str, params: list[object]) -> list[StoredEvent]:
+        with self._connection() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            conn.rollback()
+        return [row_to_event(row) for row in rows]
+
+    def _scalar(self, sql: str, params: tuple[object, ...]) -> Any:
+        with self._connection() as conn:
+            row = conn.execute(sql, params).fetchone()
+            conn.rollback()
+        return None if row is None else row[0]
+
+    def get_last_log_seq(self, tenant_id: str) -> int:
+        validate_tenant_id(tenant_id)
+        value = self._scalar(
+            "SELECT last_log_seq FROM dg_tenants WHERE tenant_id = %s", (tenant_id,)
+        )
+        return int(value) if value is not None else 0
+
+    def get_next_trace_seq(self, tenant_id: str, trace_id: str) -> int:
+        validate_tenant_id(tenant_id)
+        value = self._scalar(
+            "SELECT max(trace_seq) FROM dg_event_log WHERE tenant_id = %s AND trace_id = %s",
+            (tenant_id, trace_id),
+        )
+        return int(value) + 1 if value is not None else 0
+
+    def is_trace_finished(self, tenant_id: str, trace_id: str) -> bool:
+        validate_tenant_id(tenant_id)
+        return (
+            self._scalar(
+                "SELECT 1 FROM dg_event_log WHERE tenant_id = %s AND trace_id = %s "
+                "AND event_type = 'TraceFinished'",
+                (tenant_id, trace_id),
+            )
+            is not None
+        )
+
+    def list_tenants(self) -> list[str]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT tenant_id FROM dg_tenants WHERE last_log_seq > 0 ORDER BY tenant_id"
+            ).fetchall()
+            conn.rollback()
+        return [row[0] for row in rows]
+
+
+def _translate(exc: psycopg.Error) -> DecisionGraphError:
+    """The one place PostgreSQL errors become DecisionGraph errors (spec 4.2, 13.3)."""
+    constraint = getattr(exc.diag, "constraint_name", None) or ""
+    text = str(exc).lower()
+    if "trace_finished" in text or constraint == "idx_event_log_trace_finished":
+        return Conflict("The trace is already finished", {"reason": "trace_finished"})
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        if constraint == "idx_event_log_event_id":
+            return Conflict("Duplicate event_id", {"reason": "duplicate_event_id"})
+        if constraint == "idx_event_log_trace_seq":
+            return EventSequenceInvalid("trace_seq already exists for trace")
+        if constraint == "idx_event_log_idempotency":
+            return IdempotencyConflict("Idempotency key already used")
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StorageError(f"Database error: {first_line}")
