@@ -1,7 +1,137 @@
-"""``decisiongraph bench``: benchmark commands (work in progress)."""
+"""``decisiongraph bench``: benchmarks that print figures beside raw database rates.
+
+The measuring lives in :mod:`decisiongraph.cli.bench_store`; these commands only parse
+options and choose the output (a Rich table, or one JSON object with ``--json``).
+"""
 
 from __future__ import annotations
 
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from decisiongraph.cli.bench_store import (
+    BACKENDS,
+    DEFAULT_POSTGRES_URL,
+    BenchError,
+    report_json,
+    run_store_bench,
+)
 
 bench_app = typer.Typer(help="Benchmarks that print figures beside raw database rates.")
+
+
+class Backend(enum.StrEnum):
+    """Which backends ``bench store`` measures."""
+
+    postgres = "postgres"
+    sqlite = "sqlite"
+    all = "all"
+
+
+@bench_app.callback()
+def bench() -> None:
+    """Benchmarks that print figures beside raw database rates, measured in the same run."""
+
+
+@bench_app.command("store")
+def store(
+    events: Annotated[
+        int, typer.Option("--events", min=10, help="Events per figure (traces of 10).")
+    ] = 5000,
+    postgres_url: Annotated[
+        str,
+        typer.Option(
+            "--postgres-url",
+            envvar="DG_BENCH_POSTGRES_URL",
+            help="PostgreSQL server; the bench uses a throwaway schema and drops it.",
+        ),
+    ] = DEFAULT_POSTGRES_URL,
+    sqlite_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--sqlite-dir",
+            file_okay=False,
+            help="Directory for the throwaway SQLite file (default: a temporary one).",
+        ),
+    ] = None,
+    backend: Annotated[
+        Backend, typer.Option("--backend", help="Backend(s) to measure.")
+    ] = Backend.all,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
+) -> None:
+    """Append and read rates of the event store beside the raw database rates."""
+    err = Console(stderr=True)
+    backends = BACKENDS if backend is Backend.all else (backend.value,)
+    try:
+        report = run_store_bench(
+            events=events,
+            postgres_url=postgres_url,
+            sqlite_dir=sqlite_dir,
+            backends=backends,
+            log=lambda message: err.print(message, highlight=False, markup=False),
+        )
+    except BenchError as exc:
+        err.print(f"bench store: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from exc
+    if json_output:
+        typer.echo(report_json(report))
+    else:
+        render_report(report, Console())
+
+
+def render_report(report: dict[str, Any], console: Console) -> None:
+    """The report as Rich text: machine and workload, then one table per backend."""
+    machine, workload = report["machine"], report["workload"]
+    payload = workload["payload_bytes"]
+    console.print(
+        f"[bold]Machine:[/] {machine['cpu_count']} cores, {machine['memory_gib']} GiB RAM, "
+        f"{machine['platform']}, Python {machine['python']}",
+        highlight=False,
+    )
+    console.print(
+        f"[bold]Workload:[/] {workload['events_per_figure']:,} events per append figure "
+        f"(traces of {workload['trace_length']}), payload JSON {payload['min']}-"
+        f"{payload['max']} B (mean {payload['mean']} B), batch size {workload['batch_size']}, "
+        f"{workload['clients']} concurrent clients, one tenant",
+        highlight=False,
+    )
+    for result in report["backends"].values():
+        setup = result["setup"]
+        where = setup.get("url") or setup.get("path")
+        if "schema" in setup:
+            where += f", schema {setup['schema']}"
+        if setup.get("filesystem"):
+            where += f" ({setup['filesystem']})"
+        settings = ", ".join(f"{key}={value}" for key, value in setup["settings"].items())
+        console.print()
+        console.print(f"[bold]{setup['backend']} {setup['version']}[/] {where}", highlight=False)
+        console.print(f"  {settings}", highlight=False)
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("Figure (raw method)", ratio=1)
+        table.add_column("Events", justify="right")
+        table.add_column("Ours/s", justify="right")
+        table.add_column("Raw/s", justify="right")
+        table.add_column("Ours/raw", justify="right")
+        table.add_column("Target", justify="right")
+        for figure in result["figures"].values():
+            target = figure.get("target_pct")
+            target_text = "" if target is None else f">={target}%"
+            if target is not None:
+                target_text += " [green]ok[/]" if figure["meets_target"] else " [red]MISS[/]"
+            table.add_row(
+                f"{figure['description']}\n[dim]raw: {figure['raw_method']}[/]",
+                f"{figure['events']:,}",
+                f"{figure['ours_events_per_s']:,.0f}",
+                f"{figure['raw_events_per_s']:,.0f}",
+                f"{figure['ratio_pct']:.1f}%",
+                target_text,
+            )
+        console.print(table)

@@ -31,7 +31,7 @@ from decisiongraph.domain.canonical import (
 from decisiongraph.domain.clock import is_rfc3339
 from decisiongraph.domain.envelope import EventEnvelope
 from decisiongraph.domain.payload_shapes import check_payload_shape
-from decisiongraph.domain.secrets_guard import find_secret, match_secret_rule
+from decisiongraph.domain.secrets_guard import find_secret, match_secret_rule, may_hold_secret
 from decisiongraph.errors import (
     FloatFoundError,
     InvalidArgument,
@@ -50,6 +50,9 @@ MAX_IDEMPOTENCY_KEY_BYTES = 200
 INT64_MAX = 2**63 - 1
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# U+0000 is refused in every string, so it can separate strings joined for one search:
+# a count of separators above the number of joins reveals a U+0000 inside a string.
+_SEPARATOR = "\x00"
 
 # Flags collected by the one fast walk over the payload.
 _NUL = 1
@@ -75,31 +78,57 @@ def _bad_string(text: str) -> bool:
     return not text.isascii() and _SURROGATE.search(text) is not None
 
 
-def _scan(value: Any) -> int:
-    """One pass over a payload, returning the union of the problem flags found."""
-    if isinstance(value, str):
-        flags = _NUL if _bad_string(value) else 0
-        if match_secret_rule(value) is not None:
-            flags |= _SECRET
-        return flags
-    if value is None or isinstance(value, bool | int):
-        return 0
-    if isinstance(value, float):
-        return _FLOAT
+def _walk(value: Any, strings: list[str]) -> int:
+    """One pass over a payload: collect every string value into ``strings`` and return
+    the flags of the problems seen on the way (bad keys, unsafe types, floats).
+
+    Hot path of every append: string values are handled inline, without a call.
+    """
     flags = 0
     if isinstance(value, dict):
-        for key, item in value.items():
+        items: Any = value.values()
+        for key in value:
             if not isinstance(key, str):
                 flags |= _UNSAFE
-            elif _bad_string(key):
+            elif "\x00" in key or (not key.isascii() and _SURROGATE.search(key)):
                 flags |= _NUL
-            flags |= _scan(item)
+    elif isinstance(value, list | tuple):
+        items = value
+    elif isinstance(value, str):
+        strings.append(value)
+        return 0
+    elif value is None or isinstance(value, int):
+        return 0
+    elif isinstance(value, float):
+        return _FLOAT
+    else:
+        return _UNSAFE
+    for item in items:
+        if isinstance(item, str):
+            strings.append(item)
+        elif item is None or item is True or item is False:
+            continue
+        else:
+            flags |= _walk(item, strings)
+    return flags
+
+
+def _scan(value: Any) -> int:
+    """All problem flags of a payload, including bad strings and credential shapes."""
+    strings: list[str] = []
+    flags = _walk(value, strings)
+    if not strings:
         return flags
-    if isinstance(value, list | tuple):
-        for item in value:
-            flags |= _scan(item)
-        return flags
-    return _UNSAFE
+    # U+0000 cannot be part of a valid string, so it safely separates them: one
+    # search over the joined text replaces a search per string.
+    joined = _SEPARATOR.join(strings)
+    if joined.count(_SEPARATOR) != len(strings) - 1 or (
+        not joined.isascii() and _SURROGATE.search(joined) is not None
+    ):
+        flags |= _NUL
+    if may_hold_secret(joined):
+        flags |= _SECRET
+    return flags
 
 
 def _find_path(value: Any, path: str, predicate: Any) -> str | None:
@@ -181,13 +210,35 @@ def prepare_event(env: EventEnvelope) -> PreparedEvent:
     Raises the :mod:`decisiongraph.errors` class of the first failing step.
     """
     payload = env.payload
-    metadata = _metadata_strings(env)
     flags = _scan(payload)
+    source, actor = env.source, env.actor
+    # The guarded metadata (spec 1.3) joined once, for one secret prefilter.
+    guarded = [
+        text
+        for text in (
+            source.producer_id,
+            source.system,
+            source.subsystem,
+            actor.actor_type,
+            actor.actor_id,
+            env.idempotency_key,
+            env.correlation_id,
+            env.causation_event_id,
+            *env.tags,
+        )
+        if text is not None
+    ]
+    guarded_text = _SEPARATOR.join(guarded)
 
     # 0. U+0000 and lone surrogates, everywhere (14.7).
-    for path, text in metadata:
-        if text is not None and _bad_string(text):
-            raise _invalid_string(path)
+    if (
+        guarded_text.count(_SEPARATOR) != len(guarded) - 1
+        or (not guarded_text.isascii() and _SURROGATE.search(guarded_text) is not None)
+        or _bad_string(f"{env.event_id}{env.trace_id}{env.event_type}{env.occurred_at}")
+    ):
+        for path, text in _metadata_strings(env):
+            if text is not None and _bad_string(text):
+                raise _invalid_string(path)
     if flags & _NUL:
         found = _find_path(payload, "$.payload", _is_bad_string)
         raise _invalid_string(found or "$.payload")
@@ -232,9 +283,10 @@ def prepare_event(env: EventEnvelope) -> PreparedEvent:
     check_payload_shape(env.event_type, payload)
 
     # 5. secret guard (12.1).
-    for path, text in metadata:
-        if path in _GUARDED_METADATA or path.startswith("$.tags["):
-            rule = match_secret_rule(text) if text is not None else None
+    if may_hold_secret(guarded_text):
+        for path, text in _metadata_strings(env):
+            scanned = path in _GUARDED_METADATA or path.startswith("$.tags[")
+            rule = match_secret_rule(text) if scanned and text is not None else None
             if rule is not None:
                 raise _secret_error(rule, path)
     if flags & _SECRET:

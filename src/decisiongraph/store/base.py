@@ -29,6 +29,7 @@ from decisiongraph.domain.validation import PreparedEvent, prepare_event
 from decisiongraph.errors import DecisionGraphError, InvalidArgument
 from decisiongraph.store.group_commit import GroupCommitter
 from decisiongraph.store.observer import (
+    AppendOutcome,
     AppendRecord,
     NullObserver,
     ReadRecord,
@@ -199,13 +200,13 @@ class SqlEventStore(abc.ABC):
         try:
             prepared = prepare_event(envelope)
         except DecisionGraphError as error:
-            self._report(tenant_id, [(envelope, error)], started)
+            self._report(tenant_id, [envelope], [error], started)
             raise
         if self._committer is not None:
             outcome = self._committer.submit(tenant_id, prepared)
         else:
             outcome = self._write(tenant_id, [prepared], atomic=False)[0]
-        self._report(tenant_id, [(envelope, outcome)], started)
+        self._report(tenant_id, [prepared], [outcome], started)
         if isinstance(outcome, DecisionGraphError):
             raise outcome
         return outcome
@@ -228,7 +229,15 @@ class SqlEventStore(abc.ABC):
         if not items:
             return []
         outcomes = self._write(tenant_id, items, atomic=atomic)
-        self._report(tenant_id, list(zip(envelopes, outcomes, strict=False)), started)
+        self._report(
+            tenant_id,
+            [
+                i if isinstance(i, PreparedEvent) else e
+                for i, e in zip(items, envelopes, strict=False)
+            ],
+            outcomes,
+            started,
+        )
         if atomic:
             for index, outcome in enumerate(outcomes):
                 if isinstance(outcome, DecisionGraphError):
@@ -299,33 +308,31 @@ class SqlEventStore(abc.ABC):
     def _report(
         self,
         tenant_id: str,
-        pairs: Sequence[tuple[EventEnvelope, BatchOutcome | DecisionGraphError]],
+        events: Sequence[PreparedEvent | EventEnvelope],
+        outcomes: Sequence[BatchOutcome],
         started: float,
     ) -> None:
+        """One telemetry record per event that got an outcome."""
         if isinstance(self.observer, NullObserver):
             return
         duration = time.perf_counter() - started
-        for envelope, outcome in pairs:
-            if isinstance(outcome, DecisionGraphError):
-                record = AppendRecord(
-                    tenant_id,
-                    envelope.trace_id,
-                    envelope.event_type,
-                    "rejected",
-                    duration,
-                    0,
-                    outcome.code,
-                )
+        # Atomic batches stop planning at the first failure: fewer outcomes than events.
+        for event, outcome in zip(events, outcomes, strict=False):
+            if isinstance(event, PreparedEvent):
+                envelope, size = event.envelope, len(event.payload_json.encode("utf-8"))
             else:
-                record = AppendRecord(
-                    tenant_id,
-                    envelope.trace_id,
-                    envelope.event_type,
-                    "reused" if outcome.reused else "appended",
-                    duration,
-                    0,
-                )
-            notify_append(self.observer, record)
+                envelope, size = event, 0
+            if isinstance(outcome, DecisionGraphError):
+                kind: AppendOutcome = "rejected"
+                code: str | None = outcome.code
+            else:
+                kind, code = ("reused" if outcome.reused else "appended"), None
+            notify_append(
+                self.observer,
+                AppendRecord(
+                    tenant_id, envelope.trace_id, envelope.event_type, kind, duration, size, code
+                ),
+            )
 
     # ------------------------------------------------------------------- reads
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 __all__ = [
+    "AppendOutcome",
     "AppendRecord",
     "NullObserver",
     "ReadRecord",
@@ -33,7 +34,8 @@ class AppendRecord:
 
     ``duration_s`` is the duration of the store call the event was part of (a batch
     reports its whole duration on each event); ``size_bytes`` is the payload JSON size;
-    ``code`` is the ``DG_ERR_*`` code of a rejection, else None.
+    ``code`` is the ``DG_ERR_*`` code of a rejection, else None. A rejection before
+    the payload could be serialised reports size 0.
     """
 
     tenant_id: str

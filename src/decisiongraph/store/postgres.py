@@ -39,7 +39,13 @@ from decisiongraph.store.base import EventQuery, SqlEventStore
 from decisiongraph.store.migrations import latest_version, load_migrations
 from decisiongraph.store.observer import StoreObserver
 from decisiongraph.store.planner import BatchPlan, LoadedState, TraceState
-from decisiongraph.store.rows import EVENT_COLUMNS, INSERT_COLUMNS, insert_row, row_to_event
+from decisiongraph.store.rows import (
+    EVENT_COLUMNS,
+    INSERT_COLUMNS,
+    insert_row,
+    row_to_event,
+    rows_to_events,
+)
 
 __all__ = ["PostgresEventStore", "mask_url"]
 
@@ -48,34 +54,22 @@ _MIGRATION_LOCK_KEY = 0x6467_6D69_6772  # "dgmigr"
 # At or above this many rows an insert uses COPY instead of a prepared INSERT.
 _COPY_THRESHOLD = 16
 
-_LOCK_TENANT = (
-    "SELECT last_log_seq, last_recorded_at FROM dg_tenants WHERE tenant_id = %s FOR UPDATE"
+_BEGIN_APPEND = "SELECT * FROM dg_begin_append(%s, %s, %s, %s, %s)"
+_COLUMN_TYPES = (
+    "text", "bigint", "text", "text", "bigint", "text", "text", "text", "text", "text",
+    "text", "text", "text", "text", "text", "text", "bigint", "text", "text", "text",
+)  # fmt: skip
+_MOVE_TAIL = "UPDATE dg_tenants SET last_log_seq = %s, last_recorded_at = %s WHERE tenant_id = %s"
+# Insert and move the tail in one statement (one round trip with its COMMIT).
+_WRITE_ONE = (
+    f"WITH ins AS (INSERT INTO dg_event_log ({EVENT_COLUMNS}) "
+    f"VALUES ({', '.join('%s' for _ in INSERT_COLUMNS)})) {_MOVE_TAIL}"
 )
-_CREATE_TENANT = (
-    "INSERT INTO dg_tenants (tenant_id, last_log_seq, last_recorded_at) "
-    "VALUES (%s, 0, '') ON CONFLICT (tenant_id) DO NOTHING"
-)
-_LOAD_IDEMPOTENCY = (
-    f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = %s "
-    "AND (producer_id, idempotency_key) IN ("
-    ' SELECT p COLLATE "C", k COLLATE "C" FROM unnest(%s::text[], %s::text[]) AS u(p, k))'
-)
-_LOAD_TRACES = (
-    "SELECT t.id, (SELECT max(e.trace_seq) FROM dg_event_log e"
-    ' WHERE e.tenant_id = %s AND e.trace_id = t.id COLLATE "C"),'
-    " EXISTS (SELECT 1 FROM dg_event_log e WHERE e.tenant_id = %s"
-    """ AND e.trace_id = t.id COLLATE "C" AND e.event_type = 'TraceFinished')"""
-    " FROM unnest(%s::text[]) AS t(id)"
-)
-_LOAD_EVENT_IDS = (
-    "SELECT event_id FROM dg_event_log WHERE tenant_id = %s AND event_id IN ("
-    ' SELECT i COLLATE "C" FROM unnest(%s::text[]) AS u(i))'
-)
-_INSERT = (
-    f"INSERT INTO dg_event_log ({EVENT_COLUMNS}) VALUES ({', '.join('%s' for _ in INSERT_COLUMNS)})"
+_WRITE_MANY = (
+    f"WITH ins AS (INSERT INTO dg_event_log ({EVENT_COLUMNS}) SELECT * FROM unnest("
+    f"{', '.join(f'%s::{t}[]' for t in _COLUMN_TYPES)})) {_MOVE_TAIL}"
 )
 _COPY = f"COPY dg_event_log ({EVENT_COLUMNS}) FROM STDIN"
-_MOVE_TAIL = "UPDATE dg_tenants SET last_log_seq = %s, last_recorded_at = %s WHERE tenant_id = %s"
 
 _SECRET_IN_URL = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 
@@ -211,31 +205,33 @@ class PostgresEventStore(SqlEventStore):
         event_ids: list[str],
         decide: Callable[[int, str | None, LoadedState], BatchPlan],
     ) -> BatchPlan:
-        tenant_row, state = self._lock_and_load(conn, tenant_id, keys, trace_ids, event_ids)
-        if tenant_row is None:
-            # First append of this tenant: create its row, then lock and read again.
-            conn.execute(_CREATE_TENANT, (tenant_id,))
-            tenant_row, state = self._lock_and_load(conn, tenant_id, keys, trace_ids, event_ids)
-            assert tenant_row is not None
-        tail, last_recorded_at = tenant_row
-        plan = decide(tail, last_recorded_at or None, state)
+        rows = conn.execute(
+            _BEGIN_APPEND,
+            (tenant_id, [k[0] for k in keys], [k[1] for k in keys], trace_ids, event_ids),
+        ).fetchall()
+        tail, last_recorded_at, state = _loaded_state(rows)
+        plan = decide(tail, last_recorded_at, state)
         if not plan.rows:
             conn.rollback()
             return plan
-        rows = [insert_row(p, e) for p, e in plan.rows]
         last = plan.rows[-1][1]
+        tail_params = (last.log_seq, last.recorded_at, tenant_id)
+        values = [insert_row(p, e) for p, e in plan.rows]
         try:
-            if len(rows) >= _COPY_THRESHOLD:
+            if len(values) >= _COPY_THRESHOLD:
                 with conn.cursor() as cur, cur.copy(_COPY) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                conn.execute(_MOVE_TAIL, (last.log_seq, last.recorded_at, tenant_id))
-                conn.commit()
+                    for value in values:
+                        copy.write_row(value)
+                with conn.pipeline():
+                    conn.execute(_MOVE_TAIL, tail_params)
+                    conn.commit()
             else:
                 with conn.pipeline():
-                    with conn.cursor() as cur:
-                        cur.executemany(_INSERT, rows)
-                    conn.execute(_MOVE_TAIL, (last.log_seq, last.recorded_at, tenant_id))
+                    if len(values) == 1:
+                        conn.execute(_WRITE_ONE, (*values[0], *tail_params))
+                    else:
+                        columns = [list(column) for column in zip(*values, strict=True)]
+                        conn.execute(_WRITE_MANY, (*columns, *tail_params))
                     conn.commit()
         except psycopg.errors.UniqueViolation as exc:
             conn.rollback()
@@ -243,41 +239,6 @@ class PostgresEventStore(SqlEventStore):
                 raise _RetryAppendError from exc
             raise
         return plan
-
-    @staticmethod
-    def _lock_and_load(
-        conn: psycopg.Connection[Any],
-        tenant_id: str,
-        keys: list[tuple[str, str]],
-        trace_ids: list[str],
-        event_ids: list[str],
-    ) -> tuple[tuple[int, str] | None, LoadedState]:
-        with (
-            conn.pipeline(),
-            conn.cursor() as lock,
-            conn.cursor() as idem,
-            conn.cursor() as traces,
-            conn.cursor() as ids,
-        ):
-            lock.execute(_LOCK_TENANT, (tenant_id,))
-            idem.execute(
-                _LOAD_IDEMPOTENCY,
-                (tenant_id, [k[0] for k in keys], [k[1] for k in keys]),
-            )
-            traces.execute(_LOAD_TRACES, (tenant_id, tenant_id, trace_ids))
-            ids.execute(_LOAD_EVENT_IDS, (tenant_id, event_ids))
-            tenant_row = lock.fetchone()
-            idem_rows = idem.fetchall()
-            trace_rows = traces.fetchall()
-            id_rows = ids.fetchall()
-        state = LoadedState()
-        for row in idem_rows:
-            event = row_to_event(row)
-            state.by_idempotency[(event.source.producer_id, event.idempotency_key)] = event
-        for trace_id, last_seq, finished in trace_rows:
-            state.traces[trace_id] = TraceState(last_seq, bool(finished))
-        state.existing_event_ids.update(row[0] for row in id_rows)
-        return (None if tenant_row is None else (tenant_row[0], tenant_row[1])), state
 
     # ------------------------------------------------------------------- reads
 
@@ -317,7 +278,7 @@ class PostgresEventStore(SqlEventStore):
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
             conn.rollback()
-        return [row_to_event(row) for row in rows]
+        return rows_to_events(rows)
 
     def _scalar(self, sql: str, params: tuple[object, ...]) -> Any:
         with self._connection() as conn:
@@ -358,6 +319,24 @@ class PostgresEventStore(SqlEventStore):
             ).fetchall()
             conn.rollback()
         return [row[0] for row in rows]
+
+
+def _loaded_state(rows: list[tuple[Any, ...]]) -> tuple[int, str | None, LoadedState]:
+    """Decode the rows of ``dg_begin_append`` (see the migration for their kinds)."""
+    state = LoadedState()
+    tail, last_recorded_at = 0, None
+    for row in rows:
+        kind = row[0]
+        if kind == 0:
+            tail, last_recorded_at = row[1], row[3] or None
+        elif kind == 1:
+            state.traces[row[3]] = TraceState(row[1], row[2])
+        elif kind == 2:
+            state.existing_event_ids.add(row[3])
+        else:
+            event = row_to_event(row[4:])
+            state.by_idempotency[(event.source.producer_id, event.idempotency_key)] = event
+    return tail, last_recorded_at, state
 
 
 def _translate(exc: psycopg.Error) -> DecisionGraphError:

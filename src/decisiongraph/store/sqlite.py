@@ -26,7 +26,13 @@ from decisiongraph.store.base import EventQuery, SqlEventStore
 from decisiongraph.store.migrations import latest_version, load_migrations
 from decisiongraph.store.observer import StoreObserver
 from decisiongraph.store.planner import BatchPlan, LoadedState, TraceState
-from decisiongraph.store.rows import EVENT_COLUMNS, INSERT_COLUMNS, insert_row, row_to_event
+from decisiongraph.store.rows import (
+    EVENT_COLUMNS,
+    INSERT_COLUMNS,
+    insert_row,
+    row_to_event,
+    rows_to_events,
+)
 
 __all__ = ["SQLiteEventStore"]
 
@@ -296,7 +302,7 @@ class SQLiteEventStore(SqlEventStore):
                 rows = conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise self._translate(exc) from exc
-        return [row_to_event(row) for row in rows]
+        return rows_to_events(rows)
 
     def _scalar(self, sql: str, params: tuple[object, ...]) -> object:
         with self._reader() as conn:

@@ -1,0 +1,1 @@
+"""Concurrency tests: real threads and spawned processes on sqlite-file and PostgreSQL."""
