@@ -26,7 +26,9 @@ from decisiongraph.store.factory import open_store
 POSTGRES_URL = os.environ.get(
     "DG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-GOLDEN_DIR = Path(__file__).resolve().parents[2] / "shared" / "golden"
+GOLDEN_DIR = Path(
+    os.environ.get("DG_GOLDEN_DIR", Path(__file__).resolve().parents[2] / "shared" / "golden")
+)
 GOLDEN_SCENARIOS = ("dealdesk", "release_rejected", "support")
 BACKENDS = ("sqlite-memory", "sqlite-file", "postgres")
 FILE_BACKENDS = ("sqlite-file", "postgres")

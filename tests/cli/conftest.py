@@ -9,6 +9,7 @@ import pytest
 
 from tests.cli.helpers import Cli
 
+
 @pytest.fixture
 def cli() -> Cli:
     """The in-process CLI runner."""

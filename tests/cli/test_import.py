@@ -129,18 +129,32 @@ def test_rejected_event_with_json_reports_the_failure_in_one_document(
 
 
 @pytest.mark.parametrize(("batch_size", "bad_index"), [(4, 6), (2, 5), (1, 5), (500, 8)])
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("event_type", "NoSuchType", "DG_ERR_SCHEMA_VIOLATION"),  # rejected before the store
+        ("trace_seq", 99, "DG_ERR_EVENT_SEQUENCE_INVALID"),  # rejected by the store's plan
+    ],
+)
 def test_failure_inside_a_later_batch_keeps_the_valid_events_before_it(
-    cli: Cli, db_url: str, tmp_path: Path, batch_size: int, bad_index: int
+    cli: Cli,
+    db_url: str,
+    tmp_path: Path,
+    batch_size: int,
+    bad_index: int,
+    field: str,
+    value: object,
+    code: str,
 ) -> None:
     events = golden_events("dealdesk")
-    events[bad_index] = {**events[bad_index], "event_type": "NoSuchType"}
+    events[bad_index] = {**events[bad_index], field: value}
     path = write_ndjson(tmp_path / "bad.ndjson", events)
 
     result = cli("import", str(path), "--db", db_url, "--batch-size", str(batch_size))
 
     assert result.exit_code == 1
-    assert f"event {bad_index} (line {bad_index + 1})" in result.stderr
-    assert "DG_ERR_SCHEMA_VIOLATION" in result.stderr
+    assert result.stderr.startswith(f"Error: event {bad_index} (line {bad_index + 1}, event_id ")
+    assert code in result.stderr
     stored = listed(cli, db_url)
     assert [e["event_id"] for e in stored] == [e["event_id"] for e in events[:bad_index]]
 
@@ -152,7 +166,9 @@ def test_rerun_after_fixing_the_file_resumes_with_reuses(
     broken = [*events[:4], {**events[4], "trace_seq": 9}, *events[5:]]
     assert cli("import", str(write_array(tmp_path / "b.json", broken)), "--db", db_url).exit_code
 
-    report = import_json(cli, db_url, write_array(tmp_path / "ok.json", events), "--batch-size", "3")
+    report = import_json(
+        cli, db_url, write_array(tmp_path / "ok.json", events), "--batch-size", "3"
+    )
 
     assert (report["new"], report["reused"]) == (len(events) - 4, 4)
 
@@ -277,6 +293,7 @@ def test_an_empty_input_imports_nothing(cli: Cli, db_url: str) -> None:
         ["import", "x.json", "--batch-size", "many"],
         ["import", "x.json", "--tenant", "not a tenant"],
         ["import", "x.json", "--tenant", "*"],
+        ["import", "x.json", "--db", ""],
     ],
 )
 def test_bad_arguments_exit_2(cli: Cli, args: list[str]) -> None:

@@ -18,13 +18,13 @@ class Budget(NamedTuple):
 
 
 SEQUENCE_BUDGETS = {
-    "sqlite-memory": Budget(max_examples=80, max_ops=14),
-    "sqlite-file": Budget(max_examples=40, max_ops=12),
+    "sqlite-memory": Budget(max_examples=200, max_ops=14),
+    "sqlite-file": Budget(max_examples=60, max_ops=12),
     "postgres": Budget(max_examples=25, max_ops=10),
 }
 
 BATCH_BUDGETS = {
-    "sqlite-memory": Budget(max_examples=80, max_ops=12, max_prefix=4),
-    "sqlite-file": Budget(max_examples=40, max_ops=10, max_prefix=4),
+    "sqlite-memory": Budget(max_examples=150, max_ops=12, max_prefix=4),
+    "sqlite-file": Budget(max_examples=60, max_ops=10, max_prefix=4),
     "postgres": Budget(max_examples=25, max_ops=8, max_prefix=3),
 }

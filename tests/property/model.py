@@ -219,10 +219,12 @@ _DEFECTS = (
     "bad_occurred_at",
 )
 
+#: Operations an all-valid batch draws from (retries then target stored events).
+_VALID_KINDS = ("next", "next", "next", "finish", "retry_exact", "retry_moved")
+
 _KINDS = (
-    "next",
-    "next",
-    "next",
+    *["next"] * 6,
+    "finish",
     "finish",
     "wrong_seq",
     "after_finish",
@@ -244,7 +246,10 @@ class _Gen:
     def __init__(self) -> None:
         self.model = AppendModel()
         self.ops: list[Op] = []
+        self.accepted: list[Op] = []
         self.counter = 0
+        #: Draw only operations that are accepted or reused (an all-valid batch).
+        self.valid_only = False
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -261,7 +266,7 @@ def _payload(draw: st.DrawFn, event_type: str) -> dict[str, Any]:
 def _envelope(
     draw: st.DrawFn, gen: _Gen, trace_id: str, trace_seq: int, event_type: str
 ) -> EventEnvelope:
-    shared_key = draw(st.integers(0, 3)) == 0
+    shared_key = not gen.valid_only and draw(st.integers(0, 5)) == 0
     key = draw(st.sampled_from(SHARED_KEYS)) if shared_key else gen.fresh("key")
     return EventEnvelope(
         event_id=gen.fresh("ev"),
@@ -294,7 +299,9 @@ def _with_defect(draw: st.DrawFn, env: EventEnvelope) -> Op:
         return Op("invalid:empty_key", replace(env, idempotency_key=""), INVALID_ARGUMENT)
     if defect == "long_key":
         # 201 UTF-8 bytes: one over the limit (spec 1.3).
-        return Op("invalid:long_key", replace(env, idempotency_key="é" * 100 + "k"), INVALID_ARGUMENT)
+        return Op(
+            "invalid:long_key", replace(env, idempotency_key="é" * 100 + "k"), INVALID_ARGUMENT
+        )
     if defect == "unknown_type":
         return Op("invalid:unknown_type", replace(env, event_type="Bogus"), SCHEMA_VIOLATION)
     if defect == "missing_field":
@@ -377,14 +384,29 @@ def _changed_payload(draw: st.DrawFn, env: EventEnvelope) -> tuple[str, EventEnv
 
 def _draw_op(draw: st.DrawFn, gen: _Gen) -> Op:
     model = gen.model
-    kind = draw(st.sampled_from(_KINDS))
-    trace_id = draw(st.sampled_from(TRACE_IDS))
+    kind = draw(st.sampled_from(_VALID_KINDS if gen.valid_only else _KINDS))
+    if gen.valid_only and kind.startswith("retry_") and not gen.accepted:
+        kind = "next"
+    open_traces = [t for t in TRACE_IDS if t in model.last_seq and t not in model.finished]
+    unfinished = [t for t in TRACE_IDS if t not in model.finished]
+    if kind == "finish" and open_traces:
+        trace_id = draw(st.sampled_from(open_traces))
+    elif gen.valid_only and kind == "finish":
+        kind, trace_id = "next", draw(st.sampled_from(unfinished or ["tr-fresh"]))
+    elif gen.valid_only:
+        trace_id = draw(st.sampled_from(unfinished or ["tr-fresh"]))
+    else:
+        trace_id = draw(st.sampled_from(TRACE_IDS))
     expected = model.expected_seq(trace_id)
-    clean = [op for op in gen.ops if op.stateless_code is None]
     middle = draw(st.sampled_from(MIDDLE_TYPES))
+    # Retries mostly target stored events (reuse and conflicts), sometimes anything.
+    if gen.accepted and (gen.valid_only or draw(st.integers(0, 3)) > 0):
+        clean = gen.accepted
+    else:
+        clean = [op for op in gen.ops if op.stateless_code is None]
 
     if kind == "retry_exact" and gen.ops:
-        earlier = draw(st.sampled_from(gen.ops))
+        earlier = draw(st.sampled_from(clean or gen.ops))
         return Op("retry_exact", earlier.envelope, earlier.stateless_code)
     if kind.startswith("retry_") and kind != "retry_exact" and clean:
         env = draw(st.sampled_from(clean)).envelope
@@ -439,8 +461,10 @@ def _draw_ops(draw: st.DrawFn, gen: _Gen, min_ops: int, max_ops: int) -> list[Op
     ops: list[Op] = []
     for _ in range(draw(st.integers(min_ops, max_ops))):
         op = _draw_op(draw, gen)
-        gen.model.apply(op)
+        (status, _), _ = gen.model.apply(op)
         gen.ops.append(op)
+        if status == "appended":
+            gen.accepted.append(op)
         ops.append(op)
     return ops
 
@@ -452,12 +476,13 @@ def op_sequences(draw: st.DrawFn, max_ops: int) -> list[Op]:
 
 
 @st.composite
-def batch_scenarios(
-    draw: st.DrawFn, max_prefix: int, max_batch: int
-) -> tuple[list[Op], list[Op]]:
-    """Operations appended one by one first (the stored state), then a batch."""
+def batch_scenarios(draw: st.DrawFn, max_prefix: int, max_batch: int) -> tuple[list[Op], list[Op]]:
+    """Operations appended one by one first (the stored state), then a batch; half of
+    the batches hold only events that are accepted or reused, so that the atomic mode
+    also commits."""
     gen = _Gen()
     prefix = _draw_ops(draw, gen, 0, max_prefix)
+    gen.valid_only = draw(st.booleans())
     batch = _draw_ops(draw, gen, 1, max_batch)
     return prefix, batch
 

@@ -16,7 +16,7 @@ passed to Hypothesis.
 
 from __future__ import annotations
 
-from hypothesis import event, given
+from hypothesis import given
 
 from decisiongraph.domain.clock import is_rfc3339
 from decisiongraph.store.base import SqlEventStore
@@ -43,7 +43,6 @@ def test_random_append_sequences_match_the_model(store: SqlEventStore, backend: 
         model = AppendModel()
         for step, op in enumerate(ops):
             expected = model.apply(op)
-            event(f"{op.kind} -> {expected[0][0]} {expected[0][1] if expected[1] is None else ''}")
             got = observe(append_one(store, tenant, op.envelope))
             assert got == expected, f"step {step} ({op.kind})"
             assert store.get_last_log_seq(tenant) == len(model.log), f"step {step}"

@@ -185,7 +185,7 @@ def shuffled(value: Any, rnd: random.Random) -> Any:
 @example({})
 @example({"b": [1, True, None], "a": "é\n"})
 @example({"\ud7ff": 1, "\ue000": 2, "\U00010000": 3, "\uffff": 4})  # code point, not UTF-16
-@example(["\x00\x1f\x7f\u2028\u2029\U0001f600\b\f\n\r\t\"\\/"])
+@example(['\x00\x1f\x7f\u2028\u2029\U0001f600\b\f\n\r\t"\\/'])
 @example(2**70)
 def test_canonical_json_matches_stdlib_and_spec_encoder(value: Any) -> None:
     canonical = canonicalize_json(value)

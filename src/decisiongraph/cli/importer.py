@@ -49,9 +49,11 @@ class ImportFailure:
     error: DecisionGraphError
 
     def describe(self, location: str = "") -> str:
-        """``event 3<location> (event_id 'e-4') rejected: CODE: message``."""
+        """``event 3 (line 4, event_id 'e-4') rejected: CODE: message``; ``location``
+        (such as ``line 4``) is optional."""
         event_id = "no event_id" if self.event_id is None else f"event_id {self.event_id!r}"
-        return f"event {self.index}{location} ({event_id}) rejected: {self.error}"
+        where = f"{location}, {event_id}" if location else event_id
+        return f"event {self.index} ({where}) rejected: {self.error}"
 
     def to_dict(self) -> dict[str, Any]:
         """The failure as a JSON object (``import --json``)."""

@@ -19,6 +19,7 @@ from decisiongraph.cli.demo import demo_command
 from decisiongraph.cli.dump_trace import dump_trace_command
 from decisiongraph.cli.events import events_app
 from decisiongraph.cli.import_command import import_command
+from decisiongraph.cli.logs import configure_logging
 from decisiongraph.cli.migrate import migrate_command
 
 __all__ = ["app", "main"]
@@ -66,6 +67,7 @@ app.add_typer(bench_app, name="bench")
 
 def main() -> None:
     """Console-script entry point (``decisiongraph = decisiongraph.cli.main:main``)."""
+    configure_logging()
     app(prog_name="decisiongraph")
 
 

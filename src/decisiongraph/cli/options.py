@@ -34,6 +34,13 @@ def _check_tenant(value: str) -> str:
         raise typer.BadParameter(error.message) from None
 
 
+def _check_db(value: str) -> str:
+    """Refuse an empty URL (it would silently mean the default database)."""
+    if not value.strip():
+        raise typer.BadParameter("the database URL must not be empty")
+    return value
+
+
 DbOption = Annotated[
     str,
     typer.Option(
@@ -41,6 +48,7 @@ DbOption = Annotated[
         envvar=DB_ENV_VAR,
         metavar="URL",
         show_envvar=True,
+        callback=_check_db,
         help="Database URL: sqlite:///PATH or postgresql://...",
     ),
 ]

@@ -36,8 +36,8 @@ class ImportSource:
     lines: list[int] | None = None
 
     def location(self, index: int) -> str:
-        """`` (line N)`` for an NDJSON record, else an empty string."""
-        return f" (line {self.lines[index]})" if self.lines is not None else ""
+        """``line N`` for an NDJSON record, else an empty string."""
+        return f"line {self.lines[index]}" if self.lines is not None else ""
 
 
 class _StrictJSONError(ValueError):

@@ -18,6 +18,7 @@ the store only adds the stateful checks (reuse, finished lock, sequencing, ids).
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +98,10 @@ def _walk(value: Any, strings: list[str]) -> int:
     elif isinstance(value, str):
         strings.append(value)
         return 0
-    elif value is None or isinstance(value, int):
+    elif value is None or value is True or value is False:
         return 0
+    elif isinstance(value, int):
+        return _UNSAFE if _too_long_for_json(value) else 0
     elif isinstance(value, float):
         return _FLOAT
     else:
@@ -111,6 +114,21 @@ def _walk(value: Any, strings: list[str]) -> int:
         else:
             flags |= _walk(item, strings)
     return flags
+
+
+def _too_long_for_json(value: int) -> bool:
+    """True if ``json.dumps`` refuses ``value``: Python limits int-to-text conversion to
+    ``sys.get_int_max_str_digits()`` digits (4300 by default), so such an integer is
+    not JSON-serialisable (spec 1.3, INVALID_ARGUMENT)."""
+    limit = sys.get_int_max_str_digits()
+    # 3.32 bits per decimal digit: below this bound the text always fits.
+    if not limit or value.bit_length() < limit * 3:
+        return False
+    try:
+        str(value)
+    except ValueError:
+        return True
+    return False
 
 
 def _scan(value: Any) -> int:
@@ -158,7 +176,9 @@ def _is_bad_string(value: Any, *, is_key: bool) -> bool:
 def _is_unsafe(value: Any, *, is_key: bool) -> bool:
     if is_key:
         return not isinstance(value, str)
-    return not (value is None or isinstance(value, str | bool | int | float))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _too_long_for_json(value)
+    return not (value is None or isinstance(value, str | bool | float))
 
 
 def _metadata_strings(env: EventEnvelope) -> list[tuple[str, str | None]]:

@@ -105,6 +105,9 @@ class PostgresEventStore(SqlEventStore):
         self._closed = False
         self._close_lock = threading.Lock()
         try:
+            # One direct connection first: a wrong URL, password or database fails at
+            # once with the server's reason instead of after the pool's retries.
+            psycopg.connect(url, connect_timeout=10).close()
             self._pool = ConnectionPool(
                 url,
                 min_size=1,
@@ -115,8 +118,11 @@ class PostgresEventStore(SqlEventStore):
                 name="decisiongraph",
             )
             self._pool.wait(timeout=30.0)
-        except (psycopg.Error, Exception) as exc:
-            raise StorageError(f"Cannot connect to PostgreSQL at {mask_url(url)}: {exc}") from exc
+        except (psycopg.Error, TimeoutError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StorageError(
+                f"Cannot connect to PostgreSQL at {mask_url(url)}: {reason}"
+            ) from exc
         if migrate:
             self.migrate()
 
