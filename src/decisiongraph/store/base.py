@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from decisiongraph.domain.clock import now_rfc3339
@@ -434,6 +435,17 @@ class SqlEventStore(abc.ABC):
         """True if the trace holds a TraceFinished event."""
 
     @abc.abstractmethod
+    def trace_seq_heads(
+        self, tenant_id: str, trace_ids: Sequence[str], up_to_log_seq: int
+    ) -> dict[str, int]:
+        """For each given trace with events at ``log_seq <= up_to_log_seq``, its largest
+        ``trace_seq`` among them (what a projector at that cursor expects next - 1)."""
+
+    @abc.abstractmethod
+    def get_events_of_traces(self, tenant_id: str, trace_ids: Sequence[str]) -> list[StoredEvent]:
+        """Every event of the given traces, ordered by trace_id then trace_seq."""
+
+    @abc.abstractmethod
     def list_tenants(self) -> list[str]:
         """Every tenant with at least one event, in code-point order."""
 
@@ -453,6 +465,20 @@ class SqlEventStore(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A write transaction on the store's database, yielding the driver connection
+        (for layers with their own tables); commit on success, rollback on error."""
+
+    @abc.abstractmethod
+    def read_snapshot(self) -> AbstractContextManager[Any]:
+        """A read transaction yielding the driver connection; one consistent snapshot."""
+
+    @property
+    @abc.abstractmethod
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgres"``: which SQL the driver connection speaks."""
 
     @abc.abstractmethod
     def _select_events(self, tenant_id: str, query: EventQuery) -> list[StoredEvent]:

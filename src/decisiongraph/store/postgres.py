@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -127,6 +127,10 @@ class PostgresEventStore(SqlEventStore):
             self.migrate()
 
     @property
+    def dialect(self) -> str:
+        return "postgres"
+
+    @property
     def url(self) -> str:
         return mask_url(self._url)
 
@@ -145,6 +149,23 @@ class PostgresEventStore(SqlEventStore):
             raise _translate(exc) from exc
         except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
             raise StorageError(f"No database connection available: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """A write transaction (READ COMMITTED) for the layers that keep their own
+        tables in this database (projections); commit on success, rollback on error."""
+        with self._connection() as conn:
+            yield conn
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[psycopg.Connection[Any]]:
+        """A read-only REPEATABLE READ transaction: one snapshot for every statement."""
+        with self._connection() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
 
     def close(self) -> None:
         with self._close_lock:
@@ -316,6 +337,26 @@ class PostgresEventStore(SqlEventStore):
                 (tenant_id, trace_id),
             )
             is not None
+        )
+
+    def trace_seq_heads(
+        self, tenant_id: str, trace_ids: Sequence[str], up_to_log_seq: int
+    ) -> dict[str, int]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT t.id, (SELECT max(e.trace_seq) FROM dg_event_log e"
+                ' WHERE e.tenant_id = %s AND e.trace_id = t.id COLLATE "C"'
+                " AND e.log_seq <= %s) FROM unnest(%s::text[]) AS t(id)",
+                (tenant_id, up_to_log_seq, list(trace_ids)),
+            ).fetchall()
+            conn.rollback()
+        return {trace_id: head for trace_id, head in rows if head is not None}
+
+    def get_events_of_traces(self, tenant_id: str, trace_ids: Sequence[str]) -> list[StoredEvent]:
+        return self._fetch_events(
+            f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = %s "
+            'AND trace_id = ANY(%s::text[] COLLATE "C") ORDER BY trace_id, trace_seq',
+            [tenant_id, list(trace_ids)],
         )
 
     def list_tenants(self) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,6 +71,10 @@ class SQLiteEventStore(SqlEventStore):
         self._closed = False
         self._writer = self._connect()
         self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite"
 
     @property
     def url(self) -> str:
@@ -130,6 +134,26 @@ class SQLiteEventStore(SqlEventStore):
                 if isinstance(exc, sqlite3.Error):
                     raise self._translate(exc) from exc
                 raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``) for the layers that keep their own
+        tables in this database (projections); commit on success, rollback on error."""
+        with self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement inside sees the same committed state."""
+        with self._reader() as conn:
+            if self._memory:
+                yield conn  # one connection, serialised by the store lock
+                return
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
 
     def _check_open(self) -> None:
         if self._closed:
@@ -337,6 +361,37 @@ class SQLiteEventStore(SqlEventStore):
             )
             is not None
         )
+
+    def trace_seq_heads(
+        self, tenant_id: str, trace_ids: Sequence[str], up_to_log_seq: int
+    ) -> dict[str, int]:
+        heads: dict[str, int] = {}
+        with self._reader() as conn:
+            for start in range(0, len(trace_ids), _CHUNK):
+                chunk = list(trace_ids[start : start + _CHUNK])
+                marks = ", ".join("?" for _ in chunk)
+                heads.update(
+                    conn.execute(
+                        "SELECT trace_id, MAX(trace_seq) FROM dg_event_log "
+                        f"WHERE tenant_id = ? AND log_seq <= ? AND trace_id IN ({marks}) "
+                        "GROUP BY trace_id",
+                        [tenant_id, up_to_log_seq, *chunk],
+                    ).fetchall()
+                )
+        return heads
+
+    def get_events_of_traces(self, tenant_id: str, trace_ids: Sequence[str]) -> list[StoredEvent]:
+        events: list[StoredEvent] = []
+        for start in range(0, len(trace_ids), _CHUNK):
+            chunk = list(trace_ids[start : start + _CHUNK])
+            marks = ", ".join("?" for _ in chunk)
+            events += self._fetch_events(
+                f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = ? "
+                f"AND trace_id IN ({marks}) ORDER BY trace_id, trace_seq",
+                [tenant_id, *chunk],
+            )
+        events.sort(key=lambda e: (e.trace_id, e.trace_seq))
+        return events
 
     def list_tenants(self) -> list[str]:
         with self._reader() as conn:

@@ -1,0 +1,1 @@
+"""Projection layer: graph, summaries, precedent index, digests, and the projector."""
