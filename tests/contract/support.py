@@ -12,17 +12,79 @@ from typing import Any
 
 import pytest
 
-from decisiongraph.domain.envelope import EventEnvelope, StoredEvent
+from decisiongraph.domain.envelope import ActorRef, EventEnvelope, SourceRef, StoredEvent
 from decisiongraph.errors import DecisionGraphError
 from decisiongraph.store.base import BatchOutcome, EventStore
-from tests.helpers import make_envelope
+from tests.helpers import make_envelope, trace_envelopes
 
 TENANT = "acme"
 OTHER_TENANT = "globex"
 
+# What ``populated_store`` holds (see populate()): in TENANT, trace SEEDED_TRACE with
+# a TraceStarted (next trace_seq 1), traces "two" and "three" with 2 and 3 events
+# (unfinished), FINISHED_TRACE with 3 events ending in TraceFinished, and trace
+# REUSE_TRACE with a TraceStarted and REUSE_ENVELOPE(); in OTHER_TENANT, SEEDED_TRACE
+# with a TraceStarted.
+SEEDED_TRACE = "seeded"
+FINISHED_TRACE = "finished"
+REUSE_TRACE = "reuse"
+#: Trace of ``populated_store``'s TENANT holding exactly N events, for N in 1..3.
+TRACE_WITH = {1: SEEDED_TRACE, 2: "two", 3: "three"}
+
+#: The log of ``read_store``'s first tenant: (trace_id, trace_seq, event_type) for
+#: log_seq 1..7. Its second tenant holds one event of trace "t1".
+READ_LOG: tuple[tuple[str, int, str], ...] = (
+    ("t1", 0, "TraceStarted"),
+    ("t2", 0, "TraceStarted"),
+    ("t1", 1, "InputObserved"),
+    ("t2", 1, "PolicyEvaluated"),
+    ("t2", 2, "InputObserved"),
+    ("t1", 2, "TraceFinished"),
+    ("t2", 3, "ActionCommitted"),
+)
+
 #: Spec 1.2: ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
 RECORDED_AT_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 PAYLOAD_HASH_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def reuse_envelope() -> EventEnvelope:
+    """The InputObserved stored at trace_seq 1 of REUSE_TRACE in ``populated_store``:
+    every optional field set, and a payload valid both as InputObserved and as
+    ActionCommitted (so a retry may change its event_type without failing the shape
+    check first)."""
+    payload = {
+        "input_id": "in-1",
+        "source": {"system": "crm", "object_type": "account", "object_id": "acc-1"},
+        "facts": [],
+        "action_id": "act-1",
+        "status": "success",
+    }
+    return EventEnvelope(
+        event_id="reuse-event",
+        trace_id=REUSE_TRACE,
+        trace_seq=1,
+        event_type="InputObserved",
+        occurred_at="2025-12-31T12:00:01Z",
+        source=SourceRef("test-producer", "test", "sub"),
+        actor=ActorRef("agent", "test-agent"),
+        idempotency_key="reuse-key",
+        payload=payload,
+        correlation_id="corr-1",
+        causation_event_id="cause-1",
+        schema_version=1,
+        tags=("a", "b"),
+    )
+
+
+def populate(store: EventStore) -> None:
+    """Fill a fresh store with what ``populated_store`` documents."""
+    append_all(store, TENANT, [make_envelope(SEEDED_TRACE, 0)])
+    append_all(store, TENANT, [make_envelope("two", s) for s in range(2)])
+    append_all(store, TENANT, [make_envelope("three", s) for s in range(3)])
+    append_all(store, TENANT, trace_envelopes(FINISHED_TRACE, 3))
+    append_all(store, TENANT, [make_envelope(REUSE_TRACE, 0), reuse_envelope()])
+    append_all(store, OTHER_TENANT, [make_envelope(SEEDED_TRACE, 0)])
 
 
 def new_id(prefix: str = "id") -> str:

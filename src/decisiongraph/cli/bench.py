@@ -19,8 +19,14 @@ from decisiongraph.cli.bench_store import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
     BenchError,
-    report_json,
     run_store_bench,
+)
+from decisiongraph.cli.output import (
+    EXIT_DOMAIN_ERROR,
+    exit_on_domain_error,
+    stdout_console,
+    warn,
+    write_json,
 )
 
 bench_app = typer.Typer(help="Benchmarks that print figures beside raw database rates.")
@@ -68,23 +74,23 @@ def store(
     ] = False,
 ) -> None:
     """Append and read rates of the event store beside the raw database rates."""
-    err = Console(stderr=True)
     backends = BACKENDS if backend is Backend.all else (backend.value,)
     try:
-        report = run_store_bench(
-            events=events,
-            postgres_url=postgres_url,
-            sqlite_dir=sqlite_dir,
-            backends=backends,
-            log=lambda message: err.print(message, highlight=False, markup=False),
-        )
+        with exit_on_domain_error():
+            report = run_store_bench(
+                events=events,
+                postgres_url=postgres_url,
+                sqlite_dir=sqlite_dir,
+                backends=backends,
+                log=warn,
+            )
     except BenchError as exc:
-        err.print(f"bench store: {exc}", highlight=False, markup=False)
-        raise typer.Exit(1) from exc
+        warn(f"Error: {exc}")
+        raise typer.Exit(EXIT_DOMAIN_ERROR) from None
     if json_output:
-        typer.echo(report_json(report))
+        write_json(report)
     else:
-        render_report(report, Console())
+        render_report(report, stdout_console())
 
 
 def render_report(report: dict[str, Any], console: Console) -> None:
@@ -93,15 +99,14 @@ def render_report(report: dict[str, Any], console: Console) -> None:
     payload = workload["payload_bytes"]
     console.print(
         f"[bold]Machine:[/] {machine['cpu_count']} cores, {machine['memory_gib']} GiB RAM, "
-        f"{machine['platform']}, Python {machine['python']}",
-        highlight=False,
+        f"{machine['platform']}, Python {machine['python']}, "
+        f"load average at start {machine['load_average_at_start']}",
     )
     console.print(
         f"[bold]Workload:[/] {workload['events_per_figure']:,} events per append figure "
         f"(traces of {workload['trace_length']}), payload JSON {payload['min']}-"
         f"{payload['max']} B (mean {payload['mean']} B), batch size {workload['batch_size']}, "
         f"{workload['clients']} concurrent clients, one tenant",
-        highlight=False,
     )
     for result in report["backends"].values():
         setup = result["setup"]
@@ -112,8 +117,8 @@ def render_report(report: dict[str, Any], console: Console) -> None:
             where += f" ({setup['filesystem']})"
         settings = ", ".join(f"{key}={value}" for key, value in setup["settings"].items())
         console.print()
-        console.print(f"[bold]{setup['backend']} {setup['version']}[/] {where}", highlight=False)
-        console.print(f"  {settings}", highlight=False)
+        console.print(f"[bold]{setup['backend']} {setup['version']}[/] {where}")
+        console.print(f"  {settings}")
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("Figure (raw method)", ratio=1)
         table.add_column("Events", justify="right")
@@ -128,7 +133,8 @@ def render_report(report: dict[str, Any], console: Console) -> None:
                 target_text += " [green]ok[/]" if figure["meets_target"] else " [red]MISS[/]"
             table.add_row(
                 f"{figure['description']}\n[dim]raw: {figure['raw_method']}[/]",
-                f"{figure['events']:,}",
+                f"{figure['events']:,}"
+                + (f" x{passes}" if (passes := figure["passes"]) > 1 else ""),
                 f"{figure['ours_events_per_s']:,.0f}",
                 f"{figure['raw_events_per_s']:,.0f}",
                 f"{figure['ratio_pct']:.1f}%",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import json
 import os
 import platform
 import random
@@ -24,7 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -60,6 +59,10 @@ BATCH_SIZE = 1000
 CLIENTS = 8
 RAW_TABLE = "dg_bench_raw"
 PAYLOAD_BYTES = (300, 800)
+#: Append figures are measured in this many rounds, ours and raw alternating.
+ROUNDS = 10
+#: Full reads of the tenant per side (after one warm-up pass each).
+READ_PASSES = 3
 
 #: key -> (what we measure, what the raw side does on each backend)
 FIGURES: dict[str, tuple[str, dict[str, str]]] = {
@@ -409,7 +412,10 @@ class PostgresDriver(RawDriver["psycopg.Connection[Any]"]):
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 conn.execute(f'CREATE SCHEMA "{self.schema}"')
         except psycopg.Error as exc:
-            raise BenchError(f"Cannot use PostgreSQL at {_mask(url)}: {exc}") from exc
+            raise BenchError(
+                f"Cannot use PostgreSQL at {_mask(url)}: {exc} "
+                "(pass --postgres-url, or --backend sqlite to skip PostgreSQL)"
+            ) from exc
         self.url = with_search_path(url, self.schema)
         self._insert = (
             f"INSERT INTO {RAW_TABLE} ({_RAW_COLUMNS}) "
@@ -596,29 +602,53 @@ def _filesystem(path: Path) -> str | None:
 # ------------------------------------------------------------------ running
 
 
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Elapsed wall-clock seconds and this process's CPU seconds (all threads)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __add__(self, other: Timing) -> Timing:
+        return Timing(self.wall + other.wall, self.cpu + other.cpu)
+
+
 @dataclass
 class Figure:
     """One figure: events per second through the store and raw, on the same rows."""
 
     key: str
     events: int
-    ours: float
-    raw: float
+    passes: int
+    ours: Timing
+    raw: Timing
     raw_method: str
     target_pct: int | None = None
 
     @property
+    def ours_rate(self) -> float:
+        return self.events * self.passes / self.ours.wall
+
+    @property
+    def raw_rate(self) -> float:
+        return self.events * self.passes / self.raw.wall
+
+    @property
     def ratio_pct(self) -> float:
-        return 100.0 * self.ours / self.raw
+        return 100.0 * self.ours_rate / self.raw_rate
 
     def to_dict(self) -> dict[str, Any]:
+        processed = self.events * self.passes
         data: dict[str, Any] = {
             "description": FIGURES[self.key][0],
             "events": self.events,
-            "ours_events_per_s": round(self.ours, 1),
-            "raw_events_per_s": round(self.raw, 1),
+            "passes": self.passes,
+            "ours_events_per_s": round(self.ours_rate, 1),
+            "raw_events_per_s": round(self.raw_rate, 1),
             "ratio_pct": round(self.ratio_pct, 1),
             "raw_method": self.raw_method,
+            "ours_client_cpu_us_per_event": round(1e6 * self.ours.cpu / processed, 1),
+            "raw_client_cpu_us_per_event": round(1e6 * self.raw.cpu / processed, 1),
         }
         if self.target_pct is not None:
             data["target_pct"] = self.target_pct
@@ -639,30 +669,32 @@ class _Run(Generic[ConnT]):
         self.raw_log_seq += len(rows)
         return rows
 
-    def record(self, key: str, events: int, ours_s: float, raw_s: float) -> None:
+    def record(self, key: str, events: int, ours: Timing, raw: Timing, passes: int = 1) -> None:
+        name = self.driver.name
         figure = Figure(
             key,
             events,
-            events / ours_s,
-            events / raw_s,
-            FIGURES[key][1][self.driver.name],
-            TARGETS_PCT.get(self.driver.name, {}).get(key),
+            passes,
+            ours,
+            raw,
+            FIGURES[key][1][name],
+            TARGETS_PCT.get(name, {}).get(key),
         )
         self.figures.append(figure)
         self.log(
-            f"[{self.driver.name}] {key}: ours {figure.ours:,.0f}/s, raw {figure.raw:,.0f}/s "
+            f"[{name}] {key}: ours {figure.ours_rate:,.0f}/s, raw {figure.raw_rate:,.0f}/s "
             f"({figure.ratio_pct:.0f}%)"
         )
 
 
-def _timed(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
+def _timed(work: Callable[[], object]) -> Timing:
+    cpu, wall = time.process_time(), time.perf_counter()
     work()
-    return time.perf_counter() - started
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def _timed_threads(jobs: Sequence[Callable[[], object]]) -> float:
-    """Run ``jobs`` in threads released together; seconds until the last one ends."""
+def _timed_threads(jobs: Sequence[Callable[[], object]]) -> Timing:
+    """Run ``jobs`` in threads released together; the time until the last one ends."""
     barrier = threading.Barrier(len(jobs) + 1)
     errors: list[BaseException] = []
 
@@ -677,13 +709,13 @@ def _timed_threads(jobs: Sequence[Callable[[], object]]) -> float:
     for thread in threads:
         thread.start()
     barrier.wait()
-    started = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    timing = Timing(time.perf_counter() - wall, time.process_time() - cpu)
     if errors:
         raise errors[0]
-    return elapsed
+    return timing
 
 
 def _append_each(store: SqlEventStore, traces: Sequence[Sequence[EventEnvelope]]) -> None:
@@ -696,25 +728,65 @@ def _split(items: Sequence[Any], parts: int) -> list[list[Any]]:
     return [list(items[index::parts]) for index in range(parts)]
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _flatten(traces: Sequence[Sequence[EventEnvelope]]) -> list[EventEnvelope]:
     return [envelope for trace in traces for envelope in trace]
+
+
+Traces = list[list[EventEnvelope]]
+#: The two timed jobs of one round: (ours, raw).
+RoundJobs = tuple[Callable[[], Timing], Callable[[], Timing]]
+
+
+def _interleaved(
+    run: _Run[Any],
+    key: str,
+    trace_count: int,
+    per_round: int,
+    make_jobs: Callable[[Traces, list[Row]], RoundJobs],
+) -> None:
+    """Measure ``key`` in rounds of ``per_round`` fresh traces, ours and raw on the same
+    rows, alternating which goes first so that both see the same background load.
+    The first round is a warm-up and is not counted."""
+    ours_total = raw_total = Timing()
+    events = 0
+    remaining = trace_count
+    index = -1
+    while remaining > 0:
+        count = min(per_round, remaining)
+        traces = run.workload.traces(count)
+        rows = run.rows_for(traces)
+        ours, raw = make_jobs(traces, rows)
+        if index % 2:
+            ours_timing, raw_timing = ours(), raw()
+        else:
+            raw_timing, ours_timing = raw(), ours()
+        if index >= 0:
+            remaining -= count
+            events += len(rows)
+            ours_total += ours_timing
+            raw_total += raw_timing
+        index += 1
+    run.record(key, events, ours_total, raw_total)
+
+
+def _per_round(trace_count: int, minimum: int) -> int:
+    return max(minimum, -(-trace_count // ROUNDS))
 
 
 def _single_client(run: _Run[Any], store: SqlEventStore, trace_count: int) -> None:
     driver = run.driver
     conn = driver.connect()
     try:
-        for measured in (False, True):  # a brief warm-up, then the measured run
-            traces = run.workload.traces(trace_count if measured else 2)
-            rows = run.rows_for(traces)
-            raw_s = _timed(partial(driver.insert_each, conn, rows))
-            ours_s = _timed(partial(_append_each, store, traces))
-        run.record("append_1_client", len(rows), ours_s, raw_s)
+        _interleaved(
+            run,
+            "append_1_client",
+            trace_count,
+            _per_round(trace_count, 1),
+            lambda traces, rows: (
+                partial(_timed, partial(_append_each, store, traces)),
+                partial(_timed, partial(driver.insert_each, conn, rows)),
+            ),
+        )
     finally:
         driver.close_conn(conn)
 
@@ -724,53 +796,38 @@ def _concurrent(
 ) -> None:
     driver = run.driver
     conns = [driver.connect() for _ in range(CLIENTS)]
+
+    def make_jobs(traces: Traces, rows: list[Row]) -> RoundJobs:
+        ours = [
+            partial(_append_each, stores[index % len(stores)], part)
+            for index, part in enumerate(_split(traces, CLIENTS))
+        ]
+        raw = [
+            partial(driver.insert_each, conn, part)
+            for conn, part in zip(conns, _split(rows, CLIENTS), strict=True)
+        ]
+        return partial(_timed_threads, ours), partial(_timed_threads, raw)
+
     try:
-        for measured in (False, True):
-            traces = run.workload.traces(trace_count if measured else CLIENTS)
-            rows = run.rows_for(traces)
-            row_parts = _split(rows, CLIENTS)
-            trace_parts = _split(traces, CLIENTS)
-            raw_s = _timed_threads(
-                [
-                    partial(driver.insert_each, conn, part)
-                    for conn, part in zip(conns, row_parts, strict=True)
-                ]
-            )
-            ours_s = _timed_threads(
-                [
-                    partial(_append_each, stores[index % len(stores)], part)
-                    for index, part in enumerate(trace_parts)
-                ]
-            )
-        run.record(key, len(rows), ours_s, raw_s)
+        _interleaved(run, key, trace_count, _per_round(trace_count, CLIENTS), make_jobs)
     finally:
         for conn in conns:
             driver.close_conn(conn)
 
 
-def _raw_batches(driver: RawDriver[ConnT], conn: ConnT, rows: Sequence[Row]) -> None:
-    for chunk in _chunks(rows, BATCH_SIZE):
-        driver.insert_batch(conn, chunk)
-
-
-def _append_batches(store: SqlEventStore, envelopes: Sequence[EventEnvelope]) -> None:
-    for chunk in _chunks(envelopes, BATCH_SIZE):
-        store.append_batch(TENANT, chunk)
-
-
 def _batches(run: _Run[Any], store: SqlEventStore, trace_count: int) -> None:
     driver = run.driver
     conn = driver.connect()
-    per_batch = BATCH_SIZE // TRACE_LENGTH
-    try:
-        for measured in (False, True):
-            traces = run.workload.traces(trace_count if measured else min(per_batch, trace_count))
-            rows = run.rows_for(traces)
-            envelopes = _flatten(traces)
 
-            raw_s = _timed(partial(_raw_batches, driver, conn, rows))
-            ours_s = _timed(partial(_append_batches, store, envelopes))
-        run.record("batch_append", len(rows), ours_s, raw_s)
+    def make_jobs(traces: Traces, rows: list[Row]) -> RoundJobs:
+        envelopes = _flatten(traces)
+        return (
+            partial(_timed, partial(store.append_batch, TENANT, envelopes)),
+            partial(_timed, partial(driver.insert_batch, conn, rows)),
+        )
+
+    try:
+        _interleaved(run, "batch_append", trace_count, BATCH_SIZE // TRACE_LENGTH, make_jobs)
     finally:
         driver.close_conn(conn)
 
@@ -786,16 +843,21 @@ def _read(run: _Run[Any], store: SqlEventStore) -> None:
     def ours() -> None:
         counts["ours"] = sum(len(page) for page in store.iter_event_batches(TENANT))
 
+    ours_total = raw_total = Timing()
     try:
-        _timed(raw)
-        _timed(ours)  # warm-up: one full pass each
-        raw_s = _timed(raw)
-        ours_s = _timed(ours)
+        for index in range(-1, READ_PASSES):  # pass -1 is the warm-up
+            if index % 2:
+                ours_timing, raw_timing = _timed(ours), _timed(raw)
+            else:
+                raw_timing, ours_timing = _timed(raw), _timed(ours)
+            if index >= 0:
+                ours_total += ours_timing
+                raw_total += raw_timing
     finally:
         driver.close_conn(conn)
     if counts["raw"] != counts["ours"]:
         raise BenchError(f"Read {counts['ours']} events but the raw table has {counts['raw']}")
-    run.record("batch_read", counts["ours"], ours_s, raw_s)
+    run.record("batch_read", counts["ours"], ours_total, raw_total, passes=READ_PASSES)
 
 
 def run_backend(
@@ -843,9 +905,14 @@ def _machine() -> dict[str, Any]:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 memory_gib = round(int(line.split()[1]) / 1024**2, 1)
+    load: list[float] | None = None
+    with contextlib.suppress(OSError, AttributeError):
+        load = [round(value, 2) for value in os.getloadavg()]
     return {
         "cpu_count": os.cpu_count(),
         "memory_gib": memory_gib,
+        # Other work on the machine skews every figure: check this before trusting a run.
+        "load_average_at_start": load,
         "platform": f"{platform.system()} {platform.machine()}",
         "python": platform.python_version(),
     }
@@ -862,6 +929,7 @@ def run_store_bench(
     """Run the store benchmark on ``backends``; the report as one JSON-ready object."""
     if events < TRACE_LENGTH:
         raise BenchError(f"--events must be at least {TRACE_LENGTH}, got {events}")
+    machine = _machine()
     workload = Workload()
     results: dict[str, Any] = {}
     for name in backends:
@@ -878,7 +946,7 @@ def run_store_bench(
     sizes = workload.payload_sizes
     return {
         "benchmark": "store",
-        "machine": _machine(),
+        "machine": machine,
         "workload": {
             "events_per_figure": -(-events // TRACE_LENGTH) * TRACE_LENGTH,
             "trace_length": TRACE_LENGTH,
@@ -893,11 +961,6 @@ def run_store_bench(
         },
         "backends": results,
     }
-
-
-def report_json(report: dict[str, Any]) -> str:
-    """The report as one JSON document."""
-    return json.dumps(report, indent=2)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

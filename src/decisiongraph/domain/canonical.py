@@ -34,9 +34,21 @@ __all__ = [
     "storage_tags_json",
 ]
 
-_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+def _dataclass_as_dict(value: Any) -> Any:
+    """``default`` hook: dataclasses anywhere in a payload are encoded as objects."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_dataclass_as_dict
+)
 _DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-_STORAGE_PAYLOAD_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_STORAGE_PAYLOAD_ENCODER = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, default=_dataclass_as_dict
+)
 _STORAGE_TAGS_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 

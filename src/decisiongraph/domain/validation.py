@@ -230,7 +230,14 @@ def prepare_event(env: EventEnvelope) -> PreparedEvent:
     Raises the :mod:`decisiongraph.errors` class of the first failing step.
     """
     payload = env.payload
-    flags = _scan(payload)
+    try:
+        flags = _scan(payload)
+    except RecursionError:
+        # A payload that contains itself, or nests deeper than json.dumps can follow.
+        raise InvalidArgument(
+            "Payload is not JSON-serialisable: it is circular or nested too deeply",
+            {"errors": [{"path": "$.payload", "message": "circular or too deep"}]},
+        ) from None
     source, actor = env.source, env.actor
     # The guarded metadata (spec 1.3) joined once, for one secret prefilter.
     guarded = [

@@ -230,19 +230,17 @@ class SqlEventStore(abc.ABC):
         if not items:
             return []
         outcomes = self._write(tenant_id, items, atomic=atomic)
-        self._report(
-            tenant_id,
-            [
-                i if isinstance(i, PreparedEvent) else e
-                for i, e in zip(items, envelopes, strict=False)
-            ],
-            outcomes,
-            started,
-        )
+        reported = [
+            i if isinstance(i, PreparedEvent) else e
+            for i, e in zip(items, envelopes, strict=False)  # atomic may stop early
+        ]
         if atomic:
             for index, outcome in enumerate(outcomes):
                 if isinstance(outcome, DecisionGraphError):
+                    # Nothing was written: only the failing event has an outcome.
+                    self._report(tenant_id, [reported[index]], [outcome], started)
                     raise outcome.with_details(index=index)
+        self._report(tenant_id, reported, outcomes, started)
         return outcomes
 
     def _write_grouped(self, tenant_id: str, items: Sequence[PreparedEvent]) -> list[BatchOutcome]:
