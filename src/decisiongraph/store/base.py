@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -192,6 +192,13 @@ class SqlEventStore(abc.ABC):
         self._committer: GroupCommitter[PreparedEvent, BatchOutcome] | None = (
             GroupCommitter(self._write_grouped) if group_commit else None
         )
+        self._commit_listeners: list[Callable[[str, int], None]] = []
+
+    def add_commit_listener(self, listener: Callable[[str, int], None]) -> None:
+        """Call ``listener(tenant_id, tail_log_seq)`` after every append commit of this
+        store object (in-process wake-up of projectors and streams; it must be fast
+        and must not raise)."""
+        self._commit_listeners.append(listener)
 
     # ----------------------------------------------------------------- appends
 
@@ -283,6 +290,9 @@ class SqlEventStore(abc.ABC):
             return plan
 
         plan = self._write_plan(tenant_id, keys, trace_ids, event_ids, decide)
+        if plan.rows:
+            for listener in self._commit_listeners:
+                listener(tenant_id, plan.rows[-1][1].log_seq)
         outcomes: list[BatchOutcome] = []
         for result in plan.results:
             if result is None:

@@ -47,7 +47,7 @@ from decisiongraph.store.rows import (
     rows_to_events,
 )
 
-__all__ = ["PostgresEventStore", "mask_url"]
+__all__ = ["EVENTS_CHANNEL", "PostgresEventStore", "mask_url"]
 
 # Arbitrary constant: the advisory lock that serialises concurrent migrations.
 _MIGRATION_LOCK_KEY = 0x6467_6D69_6772  # "dgmigr"
@@ -59,7 +59,13 @@ _COLUMN_TYPES = (
     "text", "bigint", "text", "text", "bigint", "text", "text", "text", "text", "text",
     "text", "text", "text", "text", "text", "text", "bigint", "text", "text", "text",
 )  # fmt: skip
-_MOVE_TAIL = "UPDATE dg_tenants SET last_log_seq = %s, last_recorded_at = %s WHERE tenant_id = %s"
+#: Channel notified (payload: the tenant id) when a tenant's tail moves; delivered
+#: at commit, so a listener never hears of an event it cannot read yet.
+EVENTS_CHANNEL = "dg_events"
+_MOVE_TAIL = (
+    "UPDATE dg_tenants SET last_log_seq = %s, last_recorded_at = %s WHERE tenant_id = %s "
+    f"RETURNING pg_notify('{EVENTS_CHANNEL}', tenant_id)"
+)
 # Insert and move the tail in one statement (one round trip with its COMMIT).
 _WRITE_ONE = (
     f"WITH ins AS (INSERT INTO dg_event_log ({EVENT_COLUMNS}) "
