@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from decisiongraph.store.sqlite import SQLiteEventStore
 from tests.cli.helpers import BIG, big_int_event, trace_dicts
 from tests.conftest import GOLDEN_DIR, load_golden
+
+LATEST = SQLiteEventStore.latest_schema_version()
 
 SCRIPT = Path(sys.executable).parent / "decisiongraph"
 
@@ -37,7 +40,7 @@ def run(
 def test_a_whole_session_through_the_real_script(tmp_path: Path) -> None:
     migrate = run("migrate", "--json", cwd=tmp_path)
     assert migrate.returncode == 0, migrate.stderr
-    assert json.loads(migrate.stdout)["schema_version"] == 1
+    assert json.loads(migrate.stdout)["schema_version"] == LATEST
 
     events = [big_int_event("t-big"), *trace_dicts("t-2", 3)]
     ndjson = "".join(json.dumps(e) + "\n" for e in events).encode()

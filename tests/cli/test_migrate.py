@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from decisiongraph.store.sqlite import SQLiteEventStore
 from tests.cli.helpers import Cli
+
+LATEST = SQLiteEventStore.latest_schema_version()
 
 
 def test_migrate_creates_a_fresh_database_and_prints_the_schema_version(
@@ -14,7 +17,7 @@ def test_migrate_creates_a_fresh_database_and_prints_the_schema_version(
     result = cli.ok("migrate", "--db", db_url)
 
     assert db_path.is_file()
-    assert "schema version 1" in result.stdout
+    assert f"schema version {LATEST}" in result.stdout
     assert result.stderr == ""
 
 
@@ -23,7 +26,7 @@ def test_migrate_json_is_one_document_and_rerunning_is_harmless(cli: Cli, db_url
     second = json.loads(cli.ok("migrate", "--db", db_url, "--json").stdout)
 
     assert first == second
-    assert first["schema_version"] == 1
+    assert first["schema_version"] == LATEST
     assert first["database"] == db_url
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import multiprocessing.context
 import queue
@@ -100,7 +101,7 @@ class ThreadGroup(Generic[T]):
             thread.join(max(0.0, deadline - time.monotonic()))
         stuck = [t.name for t in self._threads if t.is_alive()]
         if stuck:
-            raise AssertionError(f"threads still running after {timeout:.0f}s: {stuck}")
+            raise AssertionError(f"threads still running after {timeout:g}s: {stuck}")
         if self._errors:
             index = min(self._errors)
             first = self._errors[index]
@@ -113,6 +114,13 @@ class ThreadGroup(Generic[T]):
     def run(self, timeout: float = JOIN_TIMEOUT) -> list[T]:
         """Start, then wait."""
         return self.start().wait(timeout)
+
+    def still_running_after(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True if some thread has not finished by then."""
+        deadline = time.monotonic() + seconds
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return any(t.is_alive() for t in self._threads)
 
 
 def _child_main(
@@ -173,50 +181,50 @@ class ProcessGroup:
         return self
 
     def wait(self, timeout: float = JOIN_TIMEOUT) -> list[Any]:
-        """Each child's return value, in order; fails on a child error, crash or timeout."""
+        """Each child's return value, in order.
+
+        Fails at the first child error (with the child's traceback), at a child that
+        dies without reporting, or when ``timeout`` runs out; leaving the context
+        manager then kills the children still running.
+        """
         deadline = time.monotonic() + timeout
         values: dict[int, Any] = {}
-        failures: dict[int, str] = {}
-        while len(values) + len(failures) < len(self._procs):
+        while len(values) < len(self._procs):
             if time.monotonic() > deadline:
-                missing = sorted(set(range(len(self._procs))) - set(values) - set(failures))
+                missing = sorted(set(range(len(self._procs))) - set(values))
                 raise AssertionError(f"child processes {missing} still running after {timeout}s")
             try:
-                index, ok, value = self._queue.get(timeout=0.5)
+                report = self._queue.get(timeout=0.5)
             except queue.Empty:
-                self._check_crashed(values, failures)
-                continue
-            if ok:
-                values[index] = value
-            else:
-                failures[index] = value
+                report = self._crash_report(values)
+                if report is None:
+                    continue
+            index, ok, value = report
+            if not ok:
+                raise AssertionError(f"child process {self._procs[index].name} failed:\n{value}")
+            values[index] = value
         for proc in self._procs:
             proc.join(max(5.0, deadline - time.monotonic()))
             if proc.is_alive():
                 raise AssertionError(f"{proc.name} did not exit after reporting")
-        if failures:
-            index = min(failures)
-            raise AssertionError(
-                f"{len(failures)} of {len(self._procs)} child processes failed; "
-                f"first ({self._procs[index].name}):\n{failures[index]}"
-            )
         bad_exit = [(p.name, p.exitcode) for p in self._procs if p.exitcode != 0]
         assert not bad_exit, f"child processes exited abnormally: {bad_exit}"
         return [values[i] for i in range(len(self._procs))]
 
-    def _check_crashed(self, values: dict[int, Any], failures: dict[int, str]) -> None:
+    def _crash_report(self, values: dict[int, Any]) -> tuple[int, bool, Any] | None:
+        """The report of a child that has exited (it is already in the pipe), None if
+        every unreported child still runs; fails for a child that died silently."""
         for index, proc in enumerate(self._procs):
-            if index in values or index in failures or proc.exitcode is None:
+            if index in values or proc.exitcode is None:
                 continue
-            # It exited: its report, if any, is already in the pipe.
             try:
-                got, ok, value = self._queue.get(timeout=2.0)
+                report: tuple[int, bool, Any] = self._queue.get(timeout=2.0)
             except queue.Empty:
                 raise AssertionError(
                     f"{proc.name} died without reporting (exit code {proc.exitcode})"
                 ) from None
-            (values if ok else failures)[got] = value
-            return
+            return report
+        return None
 
     def run(self, timeout: float = JOIN_TIMEOUT) -> list[Any]:
         """Start, then wait."""
@@ -250,7 +258,7 @@ def check_tenant_log(store: SqlEventStore, tenant_id: str) -> list[StoredEvent]:
     assert seqs == list(range(1, len(events) + 1)), _first_gap(seqs)
     assert store.get_last_log_seq(tenant_id) == len(events)
     assert {e.tenant_id for e in events} <= {tenant_id}
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert before.recorded_at <= after.recorded_at, (
             f"recorded_at decreases: log_seq {before.log_seq} {before.recorded_at} > "
             f"log_seq {after.log_seq} {after.recorded_at}"

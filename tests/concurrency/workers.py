@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
+from functools import partial
 from typing import Any
 
 from decisiongraph.domain.envelope import EventEnvelope, envelope_from_dict
@@ -21,6 +22,7 @@ from tests.helpers import make_envelope
 
 __all__ = [
     "Accepted",
+    "open_and_append_process",
     "race_on_trace",
     "race_process",
     "retry_process",
@@ -100,13 +102,10 @@ def race_process(
 ) -> list[tuple[list[Accepted], int]]:
     """Child: one store, one thread per writer name, all racing on one trace."""
     with closing(_child_store(url)) as store:
+        start = partial(barrier.wait, BARRIER_TIMEOUT)
         return ThreadGroup(
             [
-                (
-                    lambda w=writer: race_on_trace(
-                        store, tenant_id, trace_id, w, target, lambda: barrier.wait(BARRIER_TIMEOUT)
-                    )
-                )
+                partial(race_on_trace, store, tenant_id, trace_id, writer, target, start)
                 for writer in writers
             ],
             name="racer",
@@ -139,60 +138,58 @@ def _trace(trace_id: str, length: int) -> list[EventEnvelope]:
     ]
 
 
-def write_traces(
-    store: SqlEventStore, tenant_id: str, prefix: str, count: int, start: Waiter
+def _append_trace(
+    store: SqlEventStore, tenant_id: str, trace_id: str, length: int, mode: int
 ) -> list[Accepted]:
-    """Write the traces of :func:`trace_plan` mixing the ways a client appends:
-    trace ``i % 4 == 0`` as one atomic batch, ``1`` event by event, ``2`` one event then
-    a batch of the rest, ``3`` a non-atomic batch of two then single events."""
+    """Append one trace: ``mode`` 0 as one atomic batch, 1 event by event, 2 one event
+    then a batch of the rest, 3 a non-atomic batch of two then single events."""
+    envelopes = _trace(trace_id, length)
+    if mode == 0:
+        chunks = [envelopes]
+    elif mode == 1:
+        chunks = [[e] for e in envelopes]
+    elif mode == 2:
+        chunks = [envelopes[:1], envelopes[1:]]
+    else:
+        chunks = [envelopes[:2], *([e] for e in envelopes[2:])]
     accepted: list[Accepted] = []
+    for chunk in chunks:
+        if len(chunk) == 1:
+            results = [store.append(tenant_id, chunk[0])]
+        else:
+            outcomes = store.append_batch(tenant_id, chunk, atomic=mode != 3)
+            errors = [o for o in outcomes if isinstance(o, DecisionGraphError)]
+            assert not errors, (tenant_id, trace_id, errors)
+            results = [o for o in outcomes if not isinstance(o, DecisionGraphError)]
+        for envelope, result in zip(chunk, results, strict=True):
+            assert not result.reused, (tenant_id, trace_id, envelope.trace_seq)
+            assert result.event.event_id == envelope.event_id
+            accepted.append(
+                (trace_id, result.event.trace_seq, result.event.log_seq, envelope.event_id)
+            )
+    return accepted
+
+
+def write_traces(
+    store: SqlEventStore, tenants: Sequence[str], prefix: str, count: int, start: Waiter
+) -> dict[str, list[Accepted]]:
+    """Write the traces of :func:`trace_plan` into every tenant, tenant after tenant
+    for each trace, mixing the ways a client appends (see :func:`_append_trace`)."""
+    accepted: dict[str, list[Accepted]] = {tenant: [] for tenant in tenants}
     start()
     for index, (trace_id, length) in enumerate(trace_plan(prefix, count)):
-        envelopes = _trace(trace_id, length)
-        mode = index % 4
-        if mode == 0:
-            chunks = [envelopes]
-        elif mode == 1:
-            chunks = [[e] for e in envelopes]
-        elif mode == 2:
-            chunks = [envelopes[:1], envelopes[1:]]
-        else:
-            chunks = [envelopes[:2], *([e] for e in envelopes[2:])]
-        for chunk_index, chunk in enumerate(chunks):
-            if len(chunk) == 1:
-                results = [store.append(tenant_id, chunk[0])]
-            else:
-                outcomes = store.append_batch(tenant_id, chunk, atomic=mode != 3)
-                errors = [o for o in outcomes if isinstance(o, DecisionGraphError)]
-                assert not errors, (trace_id, chunk_index, errors)
-                results = [o for o in outcomes if not isinstance(o, DecisionGraphError)]
-            for envelope, result in zip(chunk, results, strict=True):
-                assert not result.reused, (trace_id, envelope.trace_seq)
-                assert result.event.event_id == envelope.event_id
-                accepted.append(
-                    (trace_id, result.event.trace_seq, result.event.log_seq, envelope.event_id)
-                )
+        for offset, tenant in enumerate(tenants):
+            mode = (index + offset) % 4
+            accepted[tenant] += _append_trace(store, tenant, trace_id, length, mode)
     return accepted
 
 
 def writer_process(
     url: str, tenants: Sequence[str], prefix: str, count: int, barrier: Any
 ) -> dict[str, list[Accepted]]:
-    """Child: one store; one thread per tenant, each writing ``count`` traces."""
+    """Child: open a store and write ``count`` traces into each tenant."""
     with closing(_child_store(url)) as store:
-        results = ThreadGroup(
-            [
-                (
-                    lambda t=tenant: write_traces(
-                        store, t, prefix, count, lambda: barrier.wait(BARRIER_TIMEOUT)
-                    )
-                )
-                for tenant in tenants
-            ],
-            name="tenant-writer",
-        ).run()
-    return dict(zip(tenants, results, strict=True))
-
+        return write_traces(store, tenants, prefix, count, partial(barrier.wait, BARRIER_TIMEOUT))
 
 
 # --------------------------------------------------------------- 3. racing idempotent retries
@@ -206,7 +203,7 @@ def retry_rounds(
     for envelope_data in rounds:
         envelope = envelope_from_dict(envelope_data)
         start()
-        outcomes.append(outcome_of(lambda e=envelope: store.append(tenant_id, e)))
+        outcomes.append(outcome_of(partial(store.append, tenant_id, envelope)))
     return outcomes
 
 
@@ -215,14 +212,22 @@ def retry_process(
 ) -> list[list[Outcome]]:
     """Child: one store, one thread per entry of ``per_thread_rounds``."""
     with closing(_child_store(url)) as store:
+        start = partial(barrier.wait, BARRIER_TIMEOUT)
         return ThreadGroup(
             [
-                (
-                    lambda r=rounds: retry_rounds(
-                        store, tenant_id, r, lambda: barrier.wait(BARRIER_TIMEOUT)
-                    )
-                )
+                partial(retry_rounds, store, tenant_id, rounds, start)
                 for rounds in per_thread_rounds
             ],
             name="retrier",
         ).run()
+
+
+# ------------------------------------------------------------ opening a fresh database
+
+
+def open_and_append_process(url: str, tenant_id: str, index: int, barrier: Any) -> Outcome:
+    """Child: at the barrier, open (and so migrate) the store and append one event."""
+    barrier.wait(BARRIER_TIMEOUT)
+    with closing(_child_store(url)) as store:
+        outcome = outcome_of(partial(store.append, tenant_id, make_envelope(f"opener-{index}", 0)))
+        return (*outcome, store.schema_version())

@@ -82,16 +82,18 @@ BEGIN
     RETURN QUERY SELECT 0::SMALLINT, v_tail, NULL::BOOLEAN, v_recorded,
         NULL, NULL::BIGINT, NULL, NULL, NULL::BIGINT, NULL, NULL, NULL, NULL, NULL,
         NULL, NULL, NULL, NULL, NULL, NULL, NULL::BIGINT, NULL, NULL, NULL;
-    RETURN QUERY SELECT 1::SMALLINT,
-        (SELECT max(e.trace_seq) FROM dg_event_log e
-         WHERE e.tenant_id = p_tenant AND e.trace_id = t.id COLLATE "C"),
-        EXISTS (SELECT 1 FROM dg_event_log e
-                WHERE e.tenant_id = p_tenant AND e.trace_id = t.id COLLATE "C"
-                  AND e.event_type = 'TraceFinished'),
+    -- A trace is finished exactly when its last event is TraceFinished (nothing can be
+    -- appended after one), so one backward index probe gives both facts.
+    RETURN QUERY SELECT 1::SMALLINT, h.trace_seq, COALESCE(h.event_type = 'TraceFinished', FALSE),
         t.id,
         NULL, NULL::BIGINT, NULL, NULL, NULL::BIGINT, NULL, NULL, NULL, NULL, NULL,
         NULL, NULL, NULL, NULL, NULL, NULL, NULL::BIGINT, NULL, NULL, NULL
-    FROM unnest(p_traces) AS t(id);
+    FROM unnest(p_traces) AS t(id)
+    LEFT JOIN LATERAL (
+        SELECT e.trace_seq, e.event_type FROM dg_event_log e
+        WHERE e.tenant_id = p_tenant AND e.trace_id = t.id COLLATE "C"
+        ORDER BY e.trace_seq DESC LIMIT 1
+    ) AS h ON TRUE;
     RETURN QUERY SELECT 2::SMALLINT, NULL::BIGINT, NULL::BOOLEAN, e.event_id::TEXT,
         NULL, NULL::BIGINT, NULL, NULL, NULL::BIGINT, NULL, NULL, NULL, NULL, NULL,
         NULL, NULL, NULL, NULL, NULL, NULL, NULL::BIGINT, NULL, NULL, NULL
