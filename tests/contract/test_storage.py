@@ -130,7 +130,7 @@ def test_an_unsupported_database_url_is_an_invalid_argument(url: str) -> None:
     assert caught.value.code == INVALID_ARGUMENT
 
 
-def test_corrupt_stored_json_is_a_storage_error_on_read(
+def test_corrupt_stored_json_is_a_storage_error_when_the_payload_is_read(
     sqlite_file_url: str, tmp_path: Path
 ) -> None:
     store = open_store(sqlite_file_url)
@@ -143,14 +143,18 @@ def test_corrupt_stored_json_is_a_storage_error_on_read(
         conn.execute("UPDATE dg_event_log SET payload_json = '{not json' WHERE log_seq = 2")
     reopened = open_store(sqlite_file_url)
     try:
+        # Payloads are parsed on first access: the event is listed, its payload fails.
         for read in (
             lambda: reopened.list_events(TENANT),
             lambda: reopened.get_trace_events(TENANT, "t"),
-            lambda: list(reopened.iter_event_batches(TENANT)),
+            lambda: [e for page in reopened.iter_event_batches(TENANT) for e in page],
         ):
+            events = read()
+            assert events[0].payload["workflow"] == "wf"  # the intact one parses
             with pytest.raises(DecisionGraphError) as caught:
-                read()
+                _ = events[1].payload
             assert caught.value.code == STORAGE
+            assert "log_seq=2" in caught.value.message
         assert len(reopened.list_events(TENANT, until_log_seq=1)) == 1
     finally:
         reopened.close()

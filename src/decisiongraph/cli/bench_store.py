@@ -68,27 +68,27 @@ READ_PASSES = 3
 FIGURES: dict[str, tuple[str, dict[str, str]]] = {
     "append_1_client": (
         "append, 1 client",
-        dict.fromkeys(BACKENDS, "INSERT + COMMIT per row"),
+        dict.fromkeys(BACKENDS, "INSERT+COMMIT per row"),
     ),
     "append_8_clients_shared_store": (
-        f"append, {CLIENTS} threads, 1 shared store",
-        dict.fromkeys(BACKENDS, f"INSERT + COMMIT per row, {CLIENTS} connections"),
+        f"append, {CLIENTS} threads, shared store",
+        dict.fromkeys(BACKENDS, f"INSERT+COMMIT per row, {CLIENTS} conns"),
     ),
     "append_8_clients_separate_stores": (
         f"append, {CLIENTS} threads, {CLIENTS} stores",
-        dict.fromkeys(BACKENDS, f"INSERT + COMMIT per row, {CLIENTS} connections"),
+        dict.fromkeys(BACKENDS, f"INSERT+COMMIT per row, {CLIENTS} conns"),
     ),
     "batch_append": (
-        f"append_batch, {BATCH_SIZE} per call",
+        f"append_batch, {BATCH_SIZE}/call",
         {
-            "postgres": f"COPY, {BATCH_SIZE} rows per transaction",
-            "sqlite": f"executemany, {BATCH_SIZE} rows per transaction",
+            "postgres": f"COPY, {BATCH_SIZE} rows/transaction",
+            "sqlite": f"executemany, {BATCH_SIZE} rows/transaction",
         },
     ),
     "batch_read": (
-        f"iter_event_batches, {BATCH_SIZE} per page",
+        f"iter_event_batches, {BATCH_SIZE}/page",
         {
-            "postgres": f"server-side cursor, itersize {BATCH_SIZE}",
+            "postgres": f"named cursor, itersize {BATCH_SIZE}",
             "sqlite": "cursor iteration",
         },
     ),
@@ -150,9 +150,6 @@ class Workload:
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-
-    def _text(self, words: int) -> str:
-        return " ".join(self._rng.choice(_WORDS) for _ in range(words)).capitalize() + "."
 
     def _trace(self) -> list[EventEnvelope]:
         self._count += 1

@@ -9,11 +9,12 @@ spec 1.1 defaults, but judges no values: value rules run in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from decisiongraph.errors import SchemaViolation
+from decisiongraph.errors import SchemaViolation, StorageError
 
 __all__ = [
     "ActorRef",
@@ -88,33 +89,144 @@ class EventEnvelope:
         }
 
 
-@dataclass(frozen=True, slots=True)
+_decode_json = json.JSONDecoder().decode
+
+
 class StoredEvent:
     """An event as stored: the envelope plus ``tenant_id``, ``log_seq``, ``recorded_at``
     and ``payload_hash`` (spec 1.2, 13.2).
 
     Invariants: ``log_seq`` >= 1, per tenant, gap-free and commit-ordered;
     ``payload_hash`` is the hash of the canonical payload; ``recorded_at`` never
-    decreases as ``log_seq`` grows within a tenant.
+    decreases as ``log_seq`` grows within a tenant. Instances are immutable by contract
+    (``payload`` is a read-only property; do not assign the other attributes).
+
+    The payload may be given parsed (``payload``) or as its stored JSON text
+    (``payload_json``); text is parsed with the stdlib ``json`` module (integers of
+    any size stay exact) on first access and cached. Reads of the log build events
+    from text, so a page of events costs no JSON parsing until payloads are used. A
+    plain slotted class: building one is several times cheaper than a frozen
+    dataclass, which matters at thousands of events per page.
     """
 
-    tenant_id: str
-    log_seq: int
-    event_id: str
-    trace_id: str
-    trace_seq: int
-    event_type: str
-    occurred_at: str
-    recorded_at: str
-    source: SourceRef
-    actor: ActorRef
-    idempotency_key: str
-    payload: dict[str, Any]
-    payload_hash: str
-    correlation_id: str | None = None
-    causation_event_id: str | None = None
-    schema_version: int = 1
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    __slots__ = (
+        "_payload",
+        "actor",
+        "causation_event_id",
+        "correlation_id",
+        "event_id",
+        "event_type",
+        "idempotency_key",
+        "log_seq",
+        "occurred_at",
+        "payload_hash",
+        "payload_json",
+        "recorded_at",
+        "schema_version",
+        "source",
+        "tags",
+        "tenant_id",
+        "trace_id",
+        "trace_seq",
+    )
+
+    def __init__(
+        self,
+        tenant_id: str,
+        log_seq: int,
+        event_id: str,
+        trace_id: str,
+        trace_seq: int,
+        event_type: str,
+        occurred_at: str,
+        recorded_at: str,
+        source: SourceRef,
+        actor: ActorRef,
+        idempotency_key: str,
+        payload: dict[str, Any] | None,
+        payload_hash: str,
+        correlation_id: str | None = None,
+        causation_event_id: str | None = None,
+        schema_version: int = 1,
+        tags: tuple[str, ...] = (),
+        payload_json: str | None = None,
+    ) -> None:
+        if payload is None and payload_json is None:
+            raise TypeError("StoredEvent needs payload or payload_json")
+        self.tenant_id = tenant_id
+        self.log_seq = log_seq
+        self.event_id = event_id
+        self.trace_id = trace_id
+        self.trace_seq = trace_seq
+        self.event_type = event_type
+        self.occurred_at = occurred_at
+        self.recorded_at = recorded_at
+        self.source = source
+        self.actor = actor
+        self.idempotency_key = idempotency_key
+        self._payload = payload
+        self.payload_json = payload_json
+        self.payload_hash = payload_hash
+        self.correlation_id = correlation_id
+        self.causation_event_id = causation_event_id
+        self.schema_version = schema_version
+        self.tags = tags
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The payload object (parsed from the stored text on first access).
+
+        Raises StorageError if the stored text is not a JSON object.
+        """
+        payload = self._payload
+        if payload is None:
+            try:
+                payload = _decode_json(self.payload_json)  # type: ignore[arg-type]
+                if not isinstance(payload, dict):
+                    raise TypeError("not an object")
+            except (ValueError, TypeError) as exc:
+                raise StorageError(
+                    f"Corrupt stored payload JSON for event log_seq={self.log_seq} "
+                    f"of tenant {self.tenant_id!r}"
+                ) from exc
+            self._payload = payload
+        return payload
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.tenant_id,
+            self.log_seq,
+            self.event_id,
+            self.trace_id,
+            self.trace_seq,
+            self.event_type,
+            self.occurred_at,
+            self.recorded_at,
+            self.source,
+            self.actor,
+            self.idempotency_key,
+            self.payload,
+            self.payload_hash,
+            self.correlation_id,
+            self.causation_event_id,
+            self.schema_version,
+            self.tags,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredEvent):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.tenant_id, self.log_seq, self.event_id))
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredEvent(tenant_id={self.tenant_id!r}, log_seq={self.log_seq}, "
+            f"event_id={self.event_id!r}, trace_id={self.trace_id!r}, "
+            f"trace_seq={self.trace_seq}, event_type={self.event_type!r})"
+        )
 
     def to_dict(self, *, include_payload: bool = True) -> dict[str, Any]:
         """Every stored field as a JSON object (the CLI's and the API's shape)."""

@@ -69,11 +69,13 @@ def check_events(
     nothing projected yet); it is updated as events pass.
     """
     for index, event in enumerate(events):
-        if compute_payload_hash(event.payload) != event.payload_hash:
-            error: DecisionGraphError = Conflict(
-                f"Payload hash mismatch for event {event.event_id}"
-            )
+        try:
+            actual_hash = compute_payload_hash(event.payload)
+        except DecisionGraphError as error:  # the stored payload text no longer parses
             return list(events[:index]), Failure.of(event, error)
+        if actual_hash != event.payload_hash:
+            mismatch = Conflict(f"Payload hash mismatch for event {event.event_id}")
+            return list(events[:index]), Failure.of(event, mismatch)
         head = heads.get(event.trace_id)
         expected = 0 if head is None else head + 1
         if event.trace_seq != expected:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -39,6 +40,7 @@ from decisiongraph.store.observer import (
     notify_read,
 )
 from decisiongraph.store.planner import AppendResult, BatchPlan, LoadedState, plan_batch
+from decisiongraph.store.rows import rows_to_events
 
 __all__ = [
     "MAX_QUERY_LIMIT",
@@ -186,6 +188,9 @@ class SqlEventStore(abc.ABC):
     Subclasses provide :meth:`_write_plan` (one transaction: lock the tenant, load state,
     call back to plan, insert) and the ``_select_*`` reads.
     """
+
+    #: Whether iter_event_batches fetches the next page while the current one is used.
+    _prefetch_pages: bool = False
 
     def __init__(self, *, observer: StoreObserver | None = None, group_commit: bool = True):
         self.observer: StoreObserver = observer or NullObserver()
@@ -380,22 +385,55 @@ class SqlEventStore(abc.ABC):
     ) -> Iterator[list[StoredEvent]]:
         if batch_size <= 0:
             raise InvalidArgument(f"batch_size must be > 0, got {batch_size}")
-        position = since_log_seq or 0
-        while True:
-            page = self.list_events(
-                tenant_id,
+        validate_tenant_id(tenant_id)
+
+        def page_after(position: int) -> EventQuery:
+            return EventQuery(
                 since_log_seq=position,
                 until_log_seq=until_log_seq,
                 event_types=event_types,
                 trace_id=trace_id,
                 limit=min(batch_size, MAX_QUERY_LIMIT),
             )
-            if not page:
-                return
-            yield page
-            position = page[-1].log_seq
-            if until_log_seq is not None and position >= until_log_seq:
-                return
+
+        first = page_after(since_log_seq or 0)  # validates before the first page
+        if not self._prefetch_pages:
+            position = first.since_log_seq
+            while True:
+                page = self.list_events(
+                    tenant_id,
+                    since_log_seq=position,
+                    until_log_seq=until_log_seq,
+                    event_types=event_types,
+                    trace_id=trace_id,
+                    limit=first.limit,
+                )
+                if not page:
+                    return
+                yield page
+                position = page[-1].log_seq
+                if until_log_seq is not None and position >= until_log_seq:
+                    return
+        # Network-bound backends: fetch the next page's rows in a helper thread while
+        # this one decodes the current page (the next position is the last row's
+        # log_seq, known before decoding).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dg-prefetch") as pool:
+            pending = pool.submit(self._select_rows, tenant_id, first)
+            while True:
+                started = time.perf_counter()
+                rows = pending.result()
+                if not rows:
+                    self._report_read(tenant_id, "list_events", [], started, trace_id)
+                    return
+                last = int(rows[-1][1])
+                finished = until_log_seq is not None and last >= until_log_seq
+                if not finished:
+                    pending = pool.submit(self._select_rows, tenant_id, page_after(last))
+                page = rows_to_events(rows)
+                self._report_read(tenant_id, "list_events", page, started, trace_id)
+                yield page
+                if finished:
+                    return
 
     def get_trace_events(
         self,
@@ -488,9 +526,14 @@ class SqlEventStore(abc.ABC):
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgres"``: which SQL the driver connection speaks."""
 
-    @abc.abstractmethod
     def _select_events(self, tenant_id: str, query: EventQuery) -> list[StoredEvent]:
-        """Rows of ``query`` in log_seq order."""
+        """Events of ``query`` in log_seq order."""
+        return rows_to_events(self._select_rows(tenant_id, query))
+
+    @abc.abstractmethod
+    def _select_rows(self, tenant_id: str, query: EventQuery) -> list[Any]:
+        """Raw rows (:data:`~decisiongraph.store.rows.EVENT_COLUMNS`) of ``query``, in
+        log_seq order."""
 
     @abc.abstractmethod
     def _select_trace_events(

@@ -97,6 +97,8 @@ class PostgresEventStore(SqlEventStore):
     open unless ``migrate=False``.
     """
 
+    _prefetch_pages = True
+
     def __init__(
         self,
         url: str,
@@ -124,6 +126,17 @@ class PostgresEventStore(SqlEventStore):
                 name="decisiongraph",
             )
             self._pool.wait(timeout=30.0)
+            # Single-statement reads need no transaction: autocommit connections spare
+            # them the BEGIN and ROLLBACK round trips.
+            self._read_pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"autocommit": True},
+                open=True,
+                timeout=30.0,
+                name="decisiongraph-read",
+            )
         except (psycopg.Error, TimeoutError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StorageError(
@@ -157,6 +170,19 @@ class PostgresEventStore(SqlEventStore):
             raise StorageError(f"No database connection available: {exc}") from exc
 
     @contextmanager
+    def _read_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled autocommit connection for one-statement reads."""
+        if self._closed:
+            raise StorageError("The store is closed")
+        try:
+            with self._read_pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+        except TimeoutError as exc:
+            raise StorageError(f"No database connection available: {exc}") from exc
+
+    @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         """A write transaction (READ COMMITTED) for the layers that keep their own
         tables in this database (projections); commit on success, rollback on error."""
@@ -178,6 +204,7 @@ class PostgresEventStore(SqlEventStore):
             if not self._closed:
                 self._closed = True
                 self._pool.close()
+                self._read_pool.close()
 
     # -------------------------------------------------------------- migrations
 
@@ -273,12 +300,17 @@ class PostgresEventStore(SqlEventStore):
 
     # ------------------------------------------------------------------- reads
 
-    def _select_events(self, tenant_id: str, query: EventQuery) -> list[StoredEvent]:
+    def _select_rows(self, tenant_id: str, query: EventQuery) -> list[tuple[Any, ...]]:
         sql = [f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = %s AND log_seq > %s"]
         params: list[object] = [tenant_id, query.since_log_seq]
-        if query.until_log_seq is not None:
+        upper = query.until_log_seq
+        if query.limit is not None and query.event_types is None and query.trace_id is None:
+            # log_seq has no gaps: an unfiltered page lies within (since, since + limit].
+            bound = query.since_log_seq + query.limit
+            upper = bound if upper is None else min(upper, bound)
+        if upper is not None:
             sql.append("AND log_seq <= %s")
-            params.append(query.until_log_seq)
+            params.append(upper)
         if query.event_types is not None:
             sql.append("AND event_type = ANY(%s::text[])")
             params.append(list(query.event_types))
@@ -289,7 +321,7 @@ class PostgresEventStore(SqlEventStore):
         if query.limit is not None:
             sql.append("LIMIT %s")
             params.append(query.limit)
-        return self._fetch_events(" ".join(sql), params)
+        return self._fetch_rows(" ".join(sql), params)
 
     def _select_trace_events(
         self, tenant_id: str, trace_id: str, since_trace_seq: int | None, limit: int | None
@@ -306,15 +338,17 @@ class PostgresEventStore(SqlEventStore):
         return self._fetch_events(sql, params)
 
     def _fetch_events(self, sql: str, params: list[object]) -> list[StoredEvent]:
-        with self._connection() as conn:
-            rows = conn.execute(sql, params).fetchall()
-            conn.rollback()
-        return rows_to_events(rows)
+        return rows_to_events(self._fetch_rows(sql, params))
+
+    def _fetch_rows(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
+        with self._read_connection() as conn:
+            # Not prepared: a read is planned with its real parameters and the table's
+            # current size, never with a generic plan fixed while the table was young.
+            return conn.execute(sql, params, prepare=False).fetchall()
 
     def _scalar(self, sql: str, params: tuple[object, ...]) -> Any:
-        with self._connection() as conn:
+        with self._read_connection() as conn:
             row = conn.execute(sql, params).fetchone()
-            conn.rollback()
         return None if row is None else row[0]
 
     def get_last_log_seq(self, tenant_id: str) -> int:
@@ -345,14 +379,14 @@ class PostgresEventStore(SqlEventStore):
     def trace_seq_heads(
         self, tenant_id: str, trace_ids: Sequence[str], up_to_log_seq: int
     ) -> dict[str, int]:
-        with self._connection() as conn:
+        with self._read_connection() as conn:
             rows = conn.execute(
                 "SELECT t.id, (SELECT max(e.trace_seq) FROM dg_event_log e"
                 ' WHERE e.tenant_id = %s AND e.trace_id = t.id COLLATE "C"'
                 " AND e.log_seq <= %s) FROM unnest(%s::text[]) AS t(id)",
                 (tenant_id, up_to_log_seq, list(trace_ids)),
+                prepare=False,
             ).fetchall()
-            conn.rollback()
         return {trace_id: head for trace_id, head in rows if head is not None}
 
     def get_events_of_traces(self, tenant_id: str, trace_ids: Sequence[str]) -> list[StoredEvent]:
@@ -363,11 +397,10 @@ class PostgresEventStore(SqlEventStore):
         )
 
     def list_tenants(self) -> list[str]:
-        with self._connection() as conn:
+        with self._read_connection() as conn:
             rows = conn.execute(
                 "SELECT tenant_id FROM dg_tenants WHERE last_log_seq > 0 ORDER BY tenant_id"
             ).fetchall()
-            conn.rollback()
         return [row[0] for row in rows]
 
 

@@ -1,8 +1,8 @@
 """Row <-> StoredEvent mapping shared by the SQL backends.
 
 Both backends select :data:`EVENT_COLUMNS` in this order and insert
-:data:`INSERT_COLUMNS`. Payloads are read back with the stdlib ``json`` module, which
-keeps integers of any size exact.
+:data:`INSERT_COLUMNS`. Payloads are parsed (lazily, by StoredEvent) with the stdlib
+``json`` module, which keeps integers of any size exact.
 """
 
 from __future__ import annotations
@@ -43,103 +43,64 @@ INSERT_COLUMNS: tuple[str, ...] = (
 EVENT_COLUMNS = ", ".join(INSERT_COLUMNS)
 
 _decode = json.JSONDecoder().decode
-_source_cache: dict[tuple[str, str, str | None], SourceRef] = {}
-_actor_cache: dict[tuple[str, str], ActorRef] = {}
-_CACHE_LIMIT = 4096
-
-
-def _source(producer_id: str, system: str, subsystem: str | None) -> SourceRef:
-    # Sources and actors repeat across events; sharing the frozen objects saves
-    # allocations on large reads.
-    key = (producer_id, system, subsystem)
-    found = _source_cache.get(key)
-    if found is None:
-        found = SourceRef(producer_id, system, subsystem)
-        if len(_source_cache) < _CACHE_LIMIT:
-            _source_cache[key] = found
-    return found
-
-
-def _actor(actor_type: str, actor_id: str) -> ActorRef:
-    key = (actor_type, actor_id)
-    found = _actor_cache.get(key)
-    if found is None:
-        found = ActorRef(actor_type, actor_id)
-        if len(_actor_cache) < _CACHE_LIMIT:
-            _actor_cache[key] = found
-    return found
 
 
 def row_to_event(row: Sequence[Any]) -> StoredEvent:
-    """Build a StoredEvent from a row of :data:`EVENT_COLUMNS`.
-
-    Raises StorageError if the stored JSON is corrupt.
-    """
-    try:
-        payload = _decode(row[17])
-        tags_json = row[19]
-        tags = () if tags_json == "[]" else tuple(_decode(tags_json))
-        if not isinstance(payload, dict):
-            raise TypeError("payload is not an object")
-    except (ValueError, TypeError) as exc:
-        raise StorageError(
-            f"Corrupt stored JSON for event log_seq={row[1]} of tenant {row[0]!r}"
-        ) from exc
-    return _event(row, payload, tags)
-
-
-def _event(row: Sequence[Any], payload: dict[str, Any], tags: tuple[str, ...]) -> StoredEvent:
-    return StoredEvent(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        _source(row[8], row[9], row[10]),
-        _actor(row[11], row[12]),
-        row[15],
-        payload,
-        row[18],
-        row[13],
-        row[14],
-        row[16],
-        tags,
-    )
+    """Build a StoredEvent from a row of :data:`EVENT_COLUMNS`."""
+    return rows_to_events([row])[0]
 
 
 def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
-    """Build StoredEvents from many rows of :data:`EVENT_COLUMNS` (the read hot path).
+    """Build StoredEvents from rows of :data:`EVENT_COLUMNS` (the read hot path).
 
-    All payloads are decoded by one ``json`` call over a JSON array of them, which
-    halves the decoding cost of a page; if that fails (corrupt stored JSON), each row
-    is decoded on its own so the error names the event.
+    Payloads stay JSON text until used (:attr:`StoredEvent.payload` parses on first
+    access); tags are parsed here. Raises StorageError if stored tags are corrupt.
     """
-    if not rows:
-        return []
-    try:
-        payloads = _decode("[" + ",".join([row[17] for row in rows]) + "]")
-    except (ValueError, TypeError):
-        payloads = None
-    if (
-        payloads is None
-        or len(payloads) != len(rows)
-        or not all(type(payload) is dict for payload in payloads)
-    ):
-        return [row_to_event(row) for row in rows]
+    # Sources and actors repeat, so each page shares them through local caches.
+    sources: dict[tuple[str, str, str | None], SourceRef] = {}
+    actors: dict[tuple[str, str], ActorRef] = {}
     events = []
-    for row, payload in zip(rows, payloads, strict=True):
+    for row in rows:
         tags_json = row[19]
         if tags_json == "[]":
             tags: tuple[str, ...] = ()
         else:
             try:
                 tags = tuple(_decode(tags_json))
-            except (ValueError, TypeError):
-                return [row_to_event(row) for row in rows]
-        events.append(_event(row, payload, tags))
+            except (ValueError, TypeError) as exc:
+                raise StorageError(
+                    f"Corrupt stored tags JSON for event log_seq={row[1]} of tenant {row[0]!r}"
+                ) from exc
+        source_key = (row[8], row[9], row[10])
+        source = sources.get(source_key)
+        if source is None:
+            source = sources[source_key] = SourceRef(*source_key)
+        actor_key = (row[11], row[12])
+        actor = actors.get(actor_key)
+        if actor is None:
+            actor = actors[actor_key] = ActorRef(*actor_key)
+        events.append(
+            StoredEvent(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                source,
+                actor,
+                row[15],
+                None,
+                row[18],
+                row[13],
+                row[14],
+                row[16],
+                tags,
+                row[17],
+            )
+        )
     return events
 
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from decisiongraph.domain.envelope import StoredEvent
 from decisiongraph.domain.tenant import validate_tenant_id
@@ -250,18 +251,16 @@ class SQLiteEventStore(SqlEventStore):
         event_ids: list[str],
     ) -> LoadedState:
         state = LoadedState()
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            where = " OR ".join("(producer_id = ? AND idempotency_key = ?)" for _ in chunk)
-            params: list[object] = [tenant_id]
-            for producer_id, key in chunk:
-                params += (producer_id, key)
-            for row in conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = ? AND ({where})",
-                params,
-            ):
-                event = row_to_event(row)
-                state.by_idempotency[(event.source.producer_id, event.idempotency_key)] = event
+        # One indexed lookup per key: an OR of many key pairs makes SQLite (which keeps
+        # no statistics here) scan the whole tenant.
+        for producer_id, key in keys:
+            row = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM dg_event_log "
+                "WHERE tenant_id = ? AND producer_id = ? AND idempotency_key = ?",
+                (tenant_id, producer_id, key),
+            ).fetchone()
+            if row is not None:
+                state.by_idempotency[(producer_id, key)] = row_to_event(row)
         for trace_id in trace_ids:
             row = conn.execute(
                 "SELECT MAX(trace_seq) FROM dg_event_log WHERE tenant_id = ? AND trace_id = ?",
@@ -288,7 +287,7 @@ class SQLiteEventStore(SqlEventStore):
 
     # ------------------------------------------------------------------- reads
 
-    def _select_events(self, tenant_id: str, query: EventQuery) -> list[StoredEvent]:
+    def _select_rows(self, tenant_id: str, query: EventQuery) -> list[Any]:
         sql = [f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = ? AND log_seq > ?"]
         params: list[object] = [tenant_id, query.since_log_seq]
         if query.until_log_seq is not None:
@@ -304,7 +303,7 @@ class SQLiteEventStore(SqlEventStore):
         if query.limit is not None:
             sql.append("LIMIT ?")
             params.append(query.limit)
-        return self._fetch_events(" ".join(sql), params)
+        return self._fetch_rows(" ".join(sql), params)
 
     def _select_trace_events(
         self, tenant_id: str, trace_id: str, since_trace_seq: int | None, limit: int | None
@@ -321,12 +320,14 @@ class SQLiteEventStore(SqlEventStore):
         return self._fetch_events(sql, params)
 
     def _fetch_events(self, sql: str, params: list[object]) -> list[StoredEvent]:
+        return rows_to_events(self._fetch_rows(sql, params))
+
+    def _fetch_rows(self, sql: str, params: list[object]) -> list[Any]:
         with self._reader() as conn:
             try:
-                rows = conn.execute(sql, params).fetchall()
+                return conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise self._translate(exc) from exc
-        return rows_to_events(rows)
 
     def _scalar(self, sql: str, params: tuple[object, ...]) -> object:
         with self._reader() as conn:

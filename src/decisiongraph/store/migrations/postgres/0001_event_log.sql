@@ -63,9 +63,10 @@ CREATE FUNCTION dg_begin_append(
     e_payload_hash TEXT, e_tags_json TEXT
 )
 LANGUAGE plpgsql VOLATILE
--- Custom plans would be re-planned on every call (about 0.1 ms each); the generic
--- plans are index lookups by parameter, as good as custom ones here.
-SET plan_cache_mode = force_generic_plan
+-- Custom plans: a generic plan is fixed when the function first runs, often on a young
+-- table whose statistics say "empty", and then scans the whole tenant for ever after.
+-- Planned per call (with the table's real size) every lookup below is an index probe.
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_tail BIGINT;
@@ -94,22 +95,28 @@ BEGIN
         WHERE e.tenant_id = p_tenant AND e.trace_id = t.id COLLATE "C"
         ORDER BY e.trace_seq DESC LIMIT 1
     ) AS h ON TRUE;
-    RETURN QUERY SELECT 2::SMALLINT, NULL::BIGINT, NULL::BOOLEAN, e.event_id::TEXT,
+    RETURN QUERY SELECT 2::SMALLINT, NULL::BIGINT, NULL::BOOLEAN, d.event_id,
         NULL, NULL::BIGINT, NULL, NULL, NULL::BIGINT, NULL, NULL, NULL, NULL, NULL,
         NULL, NULL, NULL, NULL, NULL, NULL, NULL::BIGINT, NULL, NULL, NULL
-    FROM dg_event_log e
-    WHERE e.tenant_id = p_tenant AND e.event_id = ANY (p_event_ids COLLATE "C");
+    FROM unnest(p_event_ids) AS i(id)
+    CROSS JOIN LATERAL (
+        SELECT e.event_id::TEXT FROM dg_event_log e
+        WHERE e.tenant_id = p_tenant AND e.event_id = i.id COLLATE "C" LIMIT 1
+    ) AS d;
     RETURN QUERY SELECT 3::SMALLINT, NULL::BIGINT, NULL::BOOLEAN, NULL::TEXT,
-        e.tenant_id::TEXT, e.log_seq, e.event_id::TEXT, e.trace_id::TEXT, e.trace_seq,
-        e.event_type::TEXT, e.occurred_at::TEXT, e.recorded_at::TEXT, e.producer_id::TEXT,
-        e.system::TEXT, e.subsystem::TEXT, e.actor_type::TEXT, e.actor_id::TEXT,
-        e.correlation_id::TEXT, e.causation_event_id::TEXT, e.idempotency_key::TEXT,
-        e.schema_version, e.payload_json, e.payload_hash::TEXT, e.tags_json
-    FROM dg_event_log e
-    JOIN unnest(p_producers, p_keys) AS k(producer_id, idempotency_key)
-      ON e.producer_id = k.producer_id COLLATE "C"
-     AND e.idempotency_key = k.idempotency_key COLLATE "C"
-    WHERE e.tenant_id = p_tenant;
+        d.tenant_id::TEXT, d.log_seq, d.event_id::TEXT, d.trace_id::TEXT, d.trace_seq,
+        d.event_type::TEXT, d.occurred_at::TEXT, d.recorded_at::TEXT, d.producer_id::TEXT,
+        d.system::TEXT, d.subsystem::TEXT, d.actor_type::TEXT, d.actor_id::TEXT,
+        d.correlation_id::TEXT, d.causation_event_id::TEXT, d.idempotency_key::TEXT,
+        d.schema_version, d.payload_json, d.payload_hash::TEXT, d.tags_json
+    FROM unnest(p_producers, p_keys) AS k(producer_id, idempotency_key)
+    CROSS JOIN LATERAL (
+        SELECT e.* FROM dg_event_log e
+        WHERE e.tenant_id = p_tenant
+          AND e.producer_id = k.producer_id COLLATE "C"
+          AND e.idempotency_key = k.idempotency_key COLLATE "C"
+        LIMIT 1
+    ) AS d;
 END;
 $$;
 
