@@ -128,9 +128,11 @@ def digest_json(value: Any) -> str:
 
 def storage_payload_json(payload: Any) -> str:
     """``payload_json`` as stored (spec 3.3): sorted keys, default separators, raw UTF-8."""
-    return _STORAGE_PAYLOAD_ENCODER.encode(_plain(payload))
+    return _STORAGE_PAYLOAD_ENCODER.encode(payload)  # dataclasses: the default hook
 
 
 def storage_tags_json(tags: list[str] | tuple[str, ...]) -> str:
     """``tags_json`` as stored (spec 3.3): order kept, default separators, raw UTF-8."""
+    if not tags:
+        return "[]"  # the common case, without an encoder call
     return _STORAGE_TAGS_ENCODER.encode(list(tags))
