@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from decisiongraph.domain.envelope import StoredEvent
 from decisiongraph.errors import DecisionGraphError
 from decisiongraph.store.base import SqlEventStore
 from decisiongraph.store.factory import open_store
@@ -144,11 +145,12 @@ def test_corrupt_stored_json_is_a_storage_error_when_the_payload_is_read(
     reopened = open_store(sqlite_file_url)
     try:
         # Payloads are parsed on first access: the event is listed, its payload fails.
-        for read in (
+        reads: list[Callable[[], list[StoredEvent]]] = [
             lambda: reopened.list_events(TENANT),
             lambda: reopened.get_trace_events(TENANT, "t"),
             lambda: [e for page in reopened.iter_event_batches(TENANT) for e in page],
-        ):
+        ]
+        for read in reads:
             events = read()
             assert events[0].payload["workflow"] == "wf"  # the intact one parses
             with pytest.raises(DecisionGraphError) as caught:

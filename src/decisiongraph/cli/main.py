@@ -21,6 +21,10 @@ from decisiongraph.cli.events import events_app
 from decisiongraph.cli.import_command import import_command
 from decisiongraph.cli.logs import configure_logging
 from decisiongraph.cli.migrate import migrate_command
+from decisiongraph.cli.project import project_command
+from decisiongraph.cli.projection_status import projection_status_command
+from decisiongraph.cli.replay import replay_command
+from decisiongraph.cli.verify import verify_command
 
 __all__ = ["app", "main"]
 
@@ -53,7 +57,8 @@ def _root(
 
     --tenant T: env DG_TENANT, default 'default'.
 
-    Exit codes: 0 success, 1 error (one line naming its DG_ERR_* code), 2 bad arguments.
+    Exit codes: 0 success, 1 error (one line naming its DG_ERR_* code), 2 bad arguments
+    (verify: 3 when a projection is failed).
     """
 
 
@@ -63,6 +68,10 @@ app.add_typer(events_app, name="events")
 app.command("dump-trace")(dump_trace_command)
 app.command("demo")(demo_command)
 app.add_typer(bench_app, name="bench")
+app.command("replay")(replay_command)
+app.command("project")(project_command)
+app.command("projection-status")(projection_status_command)
+app.command("verify")(verify_command)
 
 
 def main() -> None:

@@ -79,11 +79,11 @@ def check_events(
         head = heads.get(event.trace_id)
         expected = 0 if head is None else head + 1
         if event.trace_seq != expected:
-            error = EventSequenceInvalid(
+            gap = EventSequenceInvalid(
                 f"trace_seq gap in trace {event.trace_id}: expected {expected}, "
                 f"got {event.trace_seq} (event {event.event_id})"
             )
-            return list(events[:index]), Failure.of(event, error)
+            return list(events[:index]), Failure.of(event, gap)
         heads[event.trace_id] = event.trace_seq
     return list(events), None
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decisiongraph.domain.clock import now_rfc3339
 from decisiongraph.domain.envelope import StoredEvent
 from decisiongraph.domain.ids import generate_id
-from decisiongraph.errors import DecisionGraphError, InvalidArgument
+from decisiongraph.errors import Conflict, DecisionGraphError, InvalidArgument
 from decisiongraph.projections import tables
 from decisiongraph.projections.digests import (
     Digests,
@@ -48,9 +48,17 @@ from decisiongraph.projections.engine import (
 from decisiongraph.projections.tables import Meta, Sql
 from decisiongraph.store.base import SqlEventStore
 
-__all__ = ["DEFAULT_BATCH_SIZE", "Projector", "StepResult"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "Projector",
+    "StepResult",
+    "live_digests",
+    "projection_digest",
+]
 
 DEFAULT_BATCH_SIZE = 1000
+_FIRST_ANALYZE = 2_000
+_LAST_ANALYZE = 600_000
 _log = logging.getLogger(__name__)
 
 
@@ -75,6 +83,8 @@ class Projector:
             raise InvalidArgument(f"batch_size must be > 0, got {batch_size}")
         self.store = store
         self.batch_size = batch_size
+        self._applied_since_analyze = 0
+        self._next_analyze = _FIRST_ANALYZE
 
     # ---------------------------------------------------------------- catch-up
 
@@ -128,7 +138,28 @@ class Projector:
                 work.setdefault(cursor, []).append((meta, version))
             for cursor, targets in work.items():
                 self._project_from(sql, tenant_id, cursor, targets, until_log_seq, result)
+        self._refresh_statistics(sum(result.applied.values()))
         return result
+
+    def _refresh_statistics(self, applied: int) -> None:
+        """ANALYZE the projection tables while they are young and growing (PostgreSQL).
+
+        Foreign-key checks run cached plans; made while a table's statistics still say
+        "empty" they probe the wrong index and slow every later batch until autovacuum
+        analyzes the table. So the projector analyzes itself after 2,000 events, then at
+        every fourfold growth up to about half a million; autovacuum takes over after.
+        """
+        if self.store.dialect != "postgres" or self._next_analyze > _LAST_ANALYZE:
+            return
+        self._applied_since_analyze += applied
+        if self._applied_since_analyze < self._next_analyze:
+            return
+        self._next_analyze *= 4
+        with self.store.transaction() as conn:
+            conn.execute(
+                "ANALYZE dg_cg_nodes, dg_cg_edges, dg_trace_summary, dg_policy_eval_index,"
+                " dg_precedent_index, dg_projection_meta"
+            )
 
     def _project_from(
         self,
@@ -159,8 +190,12 @@ class Projector:
                 tables.advance(sql, meta, version, applied[-1].log_seq)
             result.applied[meta.projection] = len(applied)
             if failure is not None:
-                tables.park_failure(sql, meta, failure)
                 result.failures[meta.projection] = failure
+                if version != meta.live_version:
+                    # A version being rebuilt: the rebuild raises and discards it; the
+                    # live version keeps its state and status.
+                    continue
+                tables.park_failure(sql, meta, failure)
                 _log.warning(
                     "projection %s of tenant %s stopped at log_seq %s: %s: %s",
                     meta.projection,
@@ -209,7 +244,10 @@ class Projector:
         A new version is built beside the live one (which keeps serving and
         advancing), caught up to the tail, then swapped in atomically with its
         cursor; the old version is dropped. A failure discards the new version and
-        raises. Returns the events applied to the new versions.
+        raises (the live version keeps its state and status). A rebuild started while
+        another runs (or after one died) takes the build over; the other one then
+        raises Conflict (``reason: rebuild_superseded``). Returns the events applied to
+        the new versions.
         """
         run_id = generate_id()
         self._start_build(tenant_id, projections, run_id)
@@ -224,10 +262,10 @@ class Projector:
                         failure.code,
                         f"Rebuild of {name} failed at log_seq {failure.log_seq}: {failure.message}",
                     )
-                if not result.progressed and self._finish_build(tenant_id, projections):
+                if not result.progressed and self._finish_build(tenant_id, projections, run_id):
                     return total
         except BaseException:
-            self._abandon_build(tenant_id, projections)
+            self._abandon_build(tenant_id, projections, run_id)
             raise
 
     def _start_build(self, tenant_id: str, projections: Sequence[str], run_id: str) -> None:
@@ -244,14 +282,26 @@ class Projector:
                     (version, run_id, tenant_id, name),
                 )
 
-    def _finish_build(self, tenant_id: str, projections: Sequence[str]) -> bool:
-        """Swap the built versions in if they reached the tail; False to keep building."""
+    def _finish_build(self, tenant_id: str, projections: Sequence[str], run_id: str) -> bool:
+        """Swap the built versions in if they reached the tail; False to keep building.
+
+        Raises Conflict if another rebuild of the same projections took the build over
+        (it restarted the build version, and it swaps it in: this run must stop)."""
         with self.store.transaction() as conn:
             sql = Sql(conn, self.store.dialect)
             tail = self.store.get_last_log_seq(tenant_id)
             locked = [tables.lock_meta(sql, tenant_id, name) for name in projections]
-            metas = [m for m in locked if m is not None and m.build_version is not None]
-            if len(metas) < len(locked) or any((m.build_cursor or 0) < tail for m in metas):
+            metas = [m for m in locked if m is not None]
+            if len(metas) < len(locked):
+                return False  # a lease is held elsewhere: try again
+            superseded = [m for m in metas if m.build_run_id != run_id]
+            if superseded:
+                raise Conflict(
+                    f"The rebuild of {', '.join(m.projection for m in superseded)} of tenant "
+                    f"{tenant_id!r} was taken over by another rebuild; it stopped",
+                    {"reason": "rebuild_superseded", "run_id": run_id},
+                )
+            if any((m.build_cursor or 0) < tail for m in metas):
                 return False
             for meta in metas:
                 sql.execute(
@@ -265,11 +315,16 @@ class Projector:
                 tables.delete_version(sql, tenant_id, meta.projection, meta.live_version)
         return True
 
-    def _abandon_build(self, tenant_id: str, projections: Sequence[str]) -> None:
+    def _abandon_build(self, tenant_id: str, projections: Sequence[str], run_id: str) -> None:
+        """Drop the versions this run was building (never another run's)."""
         with self.store.transaction() as conn:
             sql = Sql(conn, self.store.dialect)
             for meta in tables.read_meta(sql, tenant_id).values():
-                if meta.projection in projections and meta.build_version is not None:
+                if (
+                    meta.projection in projections
+                    and meta.build_version is not None
+                    and meta.build_run_id == run_id
+                ):
                     tables.delete_version(sql, tenant_id, meta.projection, meta.build_version)
                     sql.execute(
                         "UPDATE dg_projection_meta SET build_version = NULL, build_log_seq = NULL,"
@@ -282,28 +337,43 @@ class Projector:
     def digests(self, tenant_id: str) -> Digests:
         """The four digests of the tenant's live projections, from one snapshot."""
         with self.store.read_snapshot() as conn:
-            sql = Sql(conn, self.store.dialect)
-            metas = tables.read_meta(sql, tenant_id)
-
-            def version(name: str) -> int:
-                meta = metas.get(name)
-                return meta.live_version if meta else 1
-
-            graph_version = version(CONTEXT_GRAPH)
-            graph = context_graph_digest(
-                tables.read_nodes(sql, tenant_id, graph_version),
-                tables.read_edges(sql, tenant_id, graph_version),
-            )
-            summary = trace_summary_digest(
-                tables.read_summaries(sql, tenant_id, version(TRACE_SUMMARY))
-            )
-            precedent = precedent_index_digest(
-                tables.read_precedents(sql, tenant_id, version(PRECEDENT_INDEX))
-            )
-        return Digests.of(graph, summary, precedent)
+            return live_digests(Sql(conn, self.store.dialect), tenant_id)
 
     def cursors(self, tenant_id: str) -> dict[str, int]:
         """The live cursor of each projection (0 when never run)."""
         with self.store.read_snapshot() as conn:
             metas = tables.read_meta(Sql(conn, self.store.dialect), tenant_id)
         return {name: metas[name].cursor if name in metas else 0 for name in PROJECTION_NAMES}
+
+
+def live_digests(sql: Sql, tenant_id: str, metas: dict[str, Meta] | None = None) -> Digests:
+    """The four digests of the tenant's live projections, read through ``sql`` (a
+    connection inside ``store.read_snapshot()``, so that they match whatever else the
+    caller reads in that snapshot). ``metas`` are the tenant's meta rows if the caller
+    already read them in the same snapshot."""
+    if metas is None:
+        metas = tables.read_meta(sql, tenant_id)
+
+    def version(name: str) -> int:
+        meta = metas.get(name)
+        return meta.live_version if meta else 1
+
+    graph_version = version(CONTEXT_GRAPH)
+    graph = context_graph_digest(
+        tables.read_nodes(sql, tenant_id, graph_version),
+        tables.read_edges(sql, tenant_id, graph_version),
+    )
+    summary = trace_summary_digest(tables.read_summaries(sql, tenant_id, version(TRACE_SUMMARY)))
+    precedent = precedent_index_digest(
+        tables.read_precedents(sql, tenant_id, version(PRECEDENT_INDEX))
+    )
+    return Digests.of(graph, summary, precedent)
+
+
+def projection_digest(digests: Digests, projection: str) -> str:
+    """The digest of one projection (``context_graph``, ``trace_summary`` or
+    ``precedent_index``) out of the four."""
+    if projection not in PROJECTION_NAMES:
+        raise InvalidArgument(f"Unknown projection {projection!r}")
+    value: str = getattr(digests, projection)
+    return value

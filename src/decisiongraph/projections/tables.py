@@ -144,12 +144,20 @@ def lock_meta(sql: Sql, tenant_id: str, projection: str) -> Meta | None:
 
 
 def advance(sql: Sql, meta: Meta, version: int, cursor: int) -> None:
-    """Move the cursor of ``version`` (live or being built) to ``cursor``."""
-    column = "last_processed_log_seq" if version == meta.live_version else "build_log_seq"
+    """Move the cursor of ``version`` (live or being built) to ``cursor``.
+
+    ``updated_at`` tells when the live cursor last moved: a build leaves it alone."""
+    if version == meta.live_version:
+        sql.execute(
+            "UPDATE dg_projection_meta SET last_processed_log_seq = %s, updated_at = %s "
+            "WHERE tenant_id = %s AND projection_name = %s",
+            (cursor, now_rfc3339(), meta.tenant_id, meta.projection),
+        )
+        return
     sql.execute(
-        f"UPDATE dg_projection_meta SET {column} = %s, updated_at = %s "
+        "UPDATE dg_projection_meta SET build_log_seq = %s "
         "WHERE tenant_id = %s AND projection_name = %s",
-        (cursor, now_rfc3339(), meta.tenant_id, meta.projection),
+        (cursor, meta.tenant_id, meta.projection),
     )
 
 
