@@ -3,6 +3,7 @@
 The public surface grows issue by issue; see ``docs/reference/STORE_CONTRACT.md``.
 """
 
+from decisiongraph.domain.envelope import ActorRef, SourceRef
 from decisiongraph.domain.event_types import (
     ALL_EVENT_TYPES,
     EVENT_TYPE_ACTION_COMMITTED,
@@ -16,12 +17,25 @@ from decisiongraph.domain.event_types import (
     EVENT_TYPE_TRACE_FINISHED,
     EVENT_TYPE_TRACE_STARTED,
 )
+from decisiongraph.domain.values import (
+    ApprovalSubject,
+    Change,
+    EntityRef,
+    EvidenceRef,
+    Fact,
+    PolicyRef,
+    SourceObjectRef,
+    Value,
+    Violation,
+)
 from decisiongraph.errors import DecisionGraphError
+from decisiongraph.service.facade import DecisionGraph
 
 __version__ = "0.1.0"
 
 __all__ = [  # noqa: RUF022 - spec section 9 freezes this order
     "__version__",
+    "DecisionGraph",
     "DecisionGraphError",
     "EVENT_TYPE_TRACE_STARTED",
     "EVENT_TYPE_INPUT_OBSERVED",
@@ -34,4 +48,16 @@ __all__ = [  # noqa: RUF022 - spec section 9 freezes this order
     "EVENT_TYPE_ACTION_COMMITTED",
     "EVENT_TYPE_TRACE_FINISHED",
     "ALL_EVENT_TYPES",
+    # Value objects of the façade (spec 2), after the frozen names.
+    "ActorRef",
+    "ApprovalSubject",
+    "Change",
+    "EntityRef",
+    "EvidenceRef",
+    "Fact",
+    "PolicyRef",
+    "SourceObjectRef",
+    "SourceRef",
+    "Value",
+    "Violation",
 ]

@@ -31,40 +31,25 @@ SECRET_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
-# Literals, lower-cased, at least one of which every rule's match contains. Checking
-# them with ``in`` on the lower-cased text is far cheaper than the regexes, and the
-# regexes only run on text that holds one.
-_KEYWORDS: tuple[str, ...] = (
-    "api-key",
-    "akia",
-    "asia",
-    "bearer",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "sk-",
-    "-----begin ",
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "xoxa-",
-    "xoxb-",
-    "xoxp-",
-    "xoxr-",
-)
+# Necessary conditions of the rules: a literal every match of a rule contains
+# (case-sensitive where the rule is). One regex search for the case-sensitive ones and
+# ``in`` checks on the lower-cased text for the others are far cheaper than the rules'
+# regexes, which then run only on text that passes.
+_CASED_LITERALS = re.compile(r"AKIA|ASIA|sk-|-----BEGIN |xox[abpr]-|gh[pousr]_")
+_ASSIGNMENT_KEYWORDS = ("password", "passwd", "secret", "token", "api_key", "apikey")
 
 
 def may_hold_secret(text: str) -> bool:
     """False when no rule can match ``text`` (a necessary-condition prefilter)."""
+    if _CASED_LITERALS.search(text) is not None:  # aws, github, openai, pem, slack
+        return True
     lowered = text.lower()
-    for keyword in _KEYWORDS:  # noqa: SIM110 - a plain loop is measurably faster than any()
-        if keyword in lowered:
-            return True
+    if "bearer" in lowered or "api-key" in lowered:  # bearer_token, api_key_header
+        return True
+    if "=" in text:  # secret_assignment
+        for keyword in _ASSIGNMENT_KEYWORDS:
+            if keyword in lowered:
+                return True
     return False
 
 

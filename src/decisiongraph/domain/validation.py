@@ -44,6 +44,7 @@ __all__ = [
     "INT64_MAX",
     "MAX_IDEMPOTENCY_KEY_BYTES",
     "PreparedEvent",
+    "is_storable_text",
     "prepare_event",
 ]
 
@@ -70,6 +71,11 @@ class PreparedEvent:
     payload_hash: str
     payload_json: str
     tags_json: str
+
+
+def is_storable_text(text: str) -> bool:
+    """True if ``text`` can be stored as database text (no U+0000, no lone surrogate)."""
+    return not _bad_string(text)
 
 
 def _bad_string(text: str) -> bool:

@@ -27,7 +27,7 @@ from decisiongraph.domain.clock import now_rfc3339
 from decisiongraph.domain.envelope import EventEnvelope, StoredEvent
 from decisiongraph.domain.event_types import ALL_EVENT_TYPES
 from decisiongraph.domain.tenant import validate_tenant_id
-from decisiongraph.domain.validation import PreparedEvent, prepare_event
+from decisiongraph.domain.validation import PreparedEvent, is_storable_text, prepare_event
 from decisiongraph.errors import DecisionGraphError, InvalidArgument
 from decisiongraph.store.group_commit import GroupCommitter
 from decisiongraph.store.observer import (
@@ -229,19 +229,23 @@ class SqlEventStore(abc.ABC):
     ) -> list[BatchOutcome]:
         validate_tenant_id(tenant_id)
         started = time.perf_counter()
-        items: list[PreparedEvent | DecisionGraphError] = []
-        for envelope in envelopes:
-            try:
-                items.append(prepare_event(envelope))
-            except DecisionGraphError as error:
-                if atomic:
-                    # Earlier events may still fail first: plan up to here.
-                    items.append(error)
-                    break
-                items.append(error)
-        if not items:
+        if not envelopes:
             return []
-        outcomes = self._write(tenant_id, items, atomic=atomic)
+        items: list[PreparedEvent | DecisionGraphError] = []
+
+        def prepare_all() -> list[PreparedEvent | DecisionGraphError]:
+            if not items:
+                for envelope in envelopes:
+                    try:
+                        items.append(prepare_event(envelope))
+                    except DecisionGraphError as error:
+                        items.append(error)
+                        if atomic:
+                            break  # earlier events may still fail first: plan to here
+            return items
+
+        # The backend may prepare (CPU) while its state lookup runs in the database.
+        outcomes = self._write_envelopes(tenant_id, envelopes, prepare_all, atomic=atomic)
         reported = [
             i if isinstance(i, PreparedEvent) else e
             for i, e in zip(items, envelopes, strict=False)  # atomic may stop early
@@ -261,20 +265,40 @@ class SqlEventStore(abc.ABC):
     def _write(
         self,
         tenant_id: str,
-        items: Sequence[PreparedEvent | DecisionGraphError],
+        items: Sequence[PreparedEvent],
         *,
         atomic: bool,
     ) -> list[BatchOutcome]:
-        """Plan and write ``items`` in one transaction; one outcome per planned item."""
-        keys = list(
-            {
-                (p.envelope.source.producer_id, p.envelope.idempotency_key): None
-                for p in items
-                if isinstance(p, PreparedEvent)
-            }
+        """Plan and write prepared ``items`` in one transaction; one outcome each."""
+        return self._write_envelopes(
+            tenant_id, [p.envelope for p in items], lambda: list(items), atomic=atomic
         )
-        trace_ids = list({p.envelope.trace_id: None for p in items if isinstance(p, PreparedEvent)})
-        event_ids = list({p.envelope.event_id: None for p in items if isinstance(p, PreparedEvent)})
+
+    def _write_envelopes(
+        self,
+        tenant_id: str,
+        envelopes: Sequence[EventEnvelope],
+        prepare: Callable[[], list[PreparedEvent | DecisionGraphError]],
+        *,
+        atomic: bool,
+    ) -> list[BatchOutcome]:
+        """Plan and write in one transaction; one outcome per planned item.
+
+        The state lookup needs only the envelopes' keys, ids and traces, so it is
+        issued first; ``prepare`` (the stateless checks) runs while it is in flight.
+        """
+        # Envelopes whose ids cannot be stored are rejected by prepare; never send them.
+        lookups = [
+            e
+            for e in envelopes
+            if all(
+                is_storable_text(text)
+                for text in (e.source.producer_id, e.idempotency_key, e.trace_id, e.event_id)
+            )
+        ]
+        keys = list({(e.source.producer_id, e.idempotency_key): None for e in lookups})
+        trace_ids = list({e.trace_id: None for e in lookups})
+        event_ids = list({e.event_id: None for e in lookups})
 
         def decide(
             tail_log_seq: int, last_recorded_at: str | None, state: LoadedState
@@ -284,7 +308,7 @@ class SqlEventStore(abc.ABC):
                 recorded_at = last_recorded_at  # the clock went back: never decrease
             plan = plan_batch(
                 tenant_id,
-                items,
+                prepare(),
                 state,
                 tail_log_seq=tail_log_seq,
                 recorded_at=recorded_at,
@@ -294,7 +318,7 @@ class SqlEventStore(abc.ABC):
                 plan.rows.clear()
             return plan
 
-        plan = self._write_plan(tenant_id, keys, trace_ids, event_ids, decide)
+        plan = self._write_plan(tenant_id, keys, trace_ids, event_ids, decide, prepare)
         if plan.rows:
             for listener in self._commit_listeners:
                 listener(tenant_id, plan.rows[-1][1].log_seq)
@@ -312,12 +336,14 @@ class SqlEventStore(abc.ABC):
         keys: list[tuple[str, str]],
         trace_ids: list[str],
         event_ids: list[str],
-        decide: Any,
+        decide: Callable[[int, str | None, LoadedState], BatchPlan],
+        warm_up: Callable[[], object],
     ) -> BatchPlan:
         """In one transaction: take the tenant lock, read its tail, last recorded_at and
         the :class:`LoadedState` for the given keys/traces/ids, call
         ``decide(tail, last_recorded_at, state)``, insert the plan's rows, move the tail,
-        commit, and return the plan. Translate driver errors to DecisionGraphError."""
+        commit, and return the plan. ``warm_up`` may be called while the state is being
+        read (idempotent CPU work ``decide`` needs). Translate driver errors."""
 
     def _report(
         self,

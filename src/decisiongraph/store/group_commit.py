@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 __all__ = ["GroupCommitter"]
@@ -24,13 +23,17 @@ ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 
 
-@dataclass(slots=True)
 class _Slot(Generic[ItemT, ResultT]):
-    item: ItemT
-    done: threading.Event = field(default_factory=threading.Event)
-    result: ResultT | None = None
-    error: BaseException | None = None
-    lead: bool = False
+    """One submitted item; its Event is created only if it has to wait."""
+
+    __slots__ = ("done", "error", "item", "lead", "result")
+
+    def __init__(self, item: ItemT) -> None:
+        self.item = item
+        self.done: threading.Event | None = None
+        self.result: ResultT | None = None
+        self.error: BaseException | None = None
+        self.lead = False
 
 
 class GroupCommitter(Generic[ItemT, ResultT]):
@@ -60,11 +63,13 @@ class GroupCommitter(Generic[ItemT, ResultT]):
             if key not in self._leading:
                 self._leading.add(key)
                 slot.lead = True
+            else:
+                slot.done = threading.Event()
         if not slot.lead:
+            assert slot.done is not None
             slot.done.wait()
             if not slot.lead:
                 return self._outcome(slot)
-            slot.done.clear()
         self._lead(key, slot)
         return self._outcome(slot)
 
@@ -77,6 +82,7 @@ class GroupCommitter(Generic[ItemT, ResultT]):
                     if queue:
                         successor = queue[0]
                         successor.lead = True
+                        assert successor.done is not None
                         successor.done.set()
                     else:
                         self._leading.discard(key)
@@ -93,7 +99,7 @@ class GroupCommitter(Generic[ItemT, ResultT]):
                 for slot, result in zip(batch, results, strict=True):
                     slot.result = result
             for slot in batch:
-                if slot is not own:
+                if slot is not own and slot.done is not None:
                     slot.done.set()
 
     @staticmethod

@@ -138,18 +138,18 @@ def _check_sequence(env: EventEnvelope, trace: TraceState) -> None:
             {"reason": "trace_finished", "trace_id": env.trace_id},
         )
     expected = 0 if trace.last_trace_seq is None else trace.last_trace_seq + 1
+    is_start = env.event_type == EVENT_TYPE_TRACE_STARTED
+    if env.trace_seq == expected and is_start == (expected == 0):
+        return  # the common case, checked without building anything
     details = {"trace_id": env.trace_id, "expected_trace_seq": expected}
     if env.trace_seq != expected:
         raise EventSequenceInvalid(
             f"Expected trace_seq {expected}, got {env.trace_seq} (trace {env.trace_id!r})",
             details,
         )
-    if env.event_type == EVENT_TYPE_TRACE_STARTED and env.trace_seq != 0:
+    if is_start:
         raise EventSequenceInvalid("TraceStarted must have trace_seq=0", details)
-    if env.event_type != EVENT_TYPE_TRACE_STARTED and env.trace_seq == 0:
-        raise EventSequenceInvalid(
-            f"First event must be TraceStarted, got {env.event_type}", details
-        )
+    raise EventSequenceInvalid(f"First event must be TraceStarted, got {env.event_type}", details)
 
 
 def plan_batch(
@@ -203,7 +203,9 @@ def _plan_one(
     existing = state.by_idempotency.get(key)
     if existing is not None:
         return check_reuse(existing, prepared)
-    trace = state.traces.setdefault(env.trace_id, TraceState())
+    trace = state.traces.get(env.trace_id)
+    if trace is None:
+        trace = state.traces[env.trace_id] = TraceState()
     _check_sequence(env, trace)
     if env.event_id in state.existing_event_ids:
         raise Conflict(

@@ -51,10 +51,16 @@ __all__ = ["EVENTS_CHANNEL", "PostgresEventStore", "mask_url"]
 
 # Arbitrary constant: the advisory lock that serialises concurrent migrations.
 _MIGRATION_LOCK_KEY = 0x6467_6D69_6772  # "dgmigr"
+# The store ANALYZEs the log after this many written events, then at every fourfold
+# growth up to the last threshold (see _refresh_statistics).
+_FIRST_ANALYZE = 1_000
+_LAST_ANALYZE = 1_100_000
 # At or above this many rows an insert uses COPY instead of a prepared INSERT.
 _COPY_THRESHOLD = 16
 
 _BEGIN_APPEND = "SELECT * FROM dg_begin_append(%s, %s, %s, %s, %s)"
+_BEGIN_APPEND_ONE = "SELECT * FROM dg_begin_append_one(%s, %s, %s, %s, %s)"
+_EVENT_AT = f"SELECT {EVENT_COLUMNS} FROM dg_event_log WHERE tenant_id = %s AND log_seq = %s"
 _COLUMN_TYPES = (
     "text", "bigint", "text", "text", "bigint", "text", "text", "text", "text", "text",
     "text", "text", "text", "text", "text", "text", "bigint", "text", "text", "text",
@@ -111,6 +117,9 @@ class PostgresEventStore(SqlEventStore):
         super().__init__(observer=observer, group_commit=group_commit)
         self._url = url
         self._closed = False
+        self._analyze_lock = threading.Lock()
+        self._written = 0
+        self._next_analyze = _FIRST_ANALYZE
         self._close_lock = threading.Lock()
         try:
             # One direct connection first: a wrong URL, password or database fails at
@@ -247,14 +256,39 @@ class PostgresEventStore(SqlEventStore):
         trace_ids: list[str],
         event_ids: list[str],
         decide: Callable[[int, str | None, LoadedState], BatchPlan],
+        warm_up: Callable[[], object],
     ) -> BatchPlan:
         for _attempt in range(3):
             try:
                 with self._connection() as conn:
-                    return self._write_once(conn, tenant_id, keys, trace_ids, event_ids, decide)
+                    plan = self._write_once(
+                        conn, tenant_id, keys, trace_ids, event_ids, decide, warm_up
+                    )
+                self._refresh_statistics(len(plan.rows))
+                return plan
             except _RetryAppendError:
                 continue
         raise StorageError("Append kept colliding with concurrent writers; retry it")
+
+    def _refresh_statistics(self, written: int) -> None:
+        """ANALYZE the log while it is young and growing.
+
+        Plans cached by a session (prepared statements, the append function's queries)
+        are made from the table's statistics; made while they still say "empty", a plan
+        may probe the wrong index and scan a whole tenant on every later append until
+        autovacuum analyzes the table. So each store analyzes the log itself after its
+        first 1,000 written events and at every fourfold growth after that (up to
+        about a million); ANALYZE also invalidates the stale plans.
+        """
+        if self._next_analyze > _LAST_ANALYZE or not written:
+            return
+        with self._analyze_lock:
+            self._written += written
+            if self._written < self._next_analyze:
+                return
+            self._next_analyze *= 4
+        with self._connection() as conn:
+            conn.execute("ANALYZE dg_event_log, dg_tenants")
 
     def _write_once(
         self,
@@ -264,14 +298,25 @@ class PostgresEventStore(SqlEventStore):
         trace_ids: list[str],
         event_ids: list[str],
         decide: Callable[[int, str | None, LoadedState], BatchPlan],
+        warm_up: Callable[[], object],
     ) -> BatchPlan:
         # Four round trips: BEGIN, the lock-and-read function, the write, COMMIT.
         # (psycopg's pipeline mode would merge them but costs more than it saves here.)
-        rows = conn.execute(
-            _BEGIN_APPEND,
-            (tenant_id, [k[0] for k in keys], [k[1] for k in keys], trace_ids, event_ids),
-        ).fetchall()
-        tail, last_recorded_at, state = _loaded_state(rows)
+        if len(keys) == len(trace_ids) == len(event_ids) == 1:
+            tail, last_recorded_at, state = _load_one(
+                conn, tenant_id, keys[0], trace_ids[0], event_ids[0]
+            )
+        else:
+            # Pipeline mode sends the lookup without waiting, so the batch's stateless
+            # checks (warm_up) run in Python while the database works.
+            with conn.pipeline():
+                cursor = conn.execute(
+                    _BEGIN_APPEND,
+                    (tenant_id, [k[0] for k in keys], [k[1] for k in keys], trace_ids, event_ids),
+                )
+                warm_up()
+                rows = cursor.fetchall()
+            tail, last_recorded_at, state = _loaded_state(rows)
         plan = decide(tail, last_recorded_at, state)
         if not plan.rows:
             conn.rollback()
@@ -402,6 +447,30 @@ class PostgresEventStore(SqlEventStore):
                 "SELECT tenant_id FROM dg_tenants WHERE last_log_seq > 0 ORDER BY tenant_id"
             ).fetchall()
         return [row[0] for row in rows]
+
+
+def _load_one(
+    conn: psycopg.Connection[Any],
+    tenant_id: str,
+    key: tuple[str, str],
+    trace_id: str,
+    event_id: str,
+) -> tuple[int, str | None, LoadedState]:
+    """Lock the tenant and read what one event's checks need (``dg_begin_append_one``)."""
+    row = conn.execute(
+        _BEGIN_APPEND_ONE, (tenant_id, key[0], key[1], trace_id, event_id)
+    ).fetchone()
+    assert row is not None  # the function always returns its one row
+    tail, last_recorded_at, last_seq, last_type, taken, reuse_log_seq = row
+    state = LoadedState()
+    state.traces[trace_id] = TraceState(last_seq, last_type == "TraceFinished")
+    if taken:
+        state.existing_event_ids.add(event_id)
+    if reuse_log_seq is not None:
+        stored = conn.execute(_EVENT_AT, (tenant_id, reuse_log_seq)).fetchone()
+        assert stored is not None  # same transaction, under the tenant lock
+        state.by_idempotency[key] = row_to_event(stored)
+    return tail, last_recorded_at or None, state
 
 
 def _loaded_state(rows: list[tuple[Any, ...]]) -> tuple[int, str | None, LoadedState]:

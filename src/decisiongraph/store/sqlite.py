@@ -221,7 +221,9 @@ class SQLiteEventStore(SqlEventStore):
         trace_ids: list[str],
         event_ids: list[str],
         decide: Callable[[int, str | None, LoadedState], BatchPlan],
+        warm_up: Callable[[], object],
     ) -> BatchPlan:
+        warm_up()  # in-process database: nothing to overlap with
         with self._transaction() as conn:
             row = conn.execute(
                 "SELECT last_log_seq, last_recorded_at FROM dg_tenants WHERE tenant_id = ?",

@@ -63,10 +63,9 @@ CREATE FUNCTION dg_begin_append(
     e_payload_hash TEXT, e_tags_json TEXT
 )
 LANGUAGE plpgsql VOLATILE
--- Custom plans: a generic plan is fixed when the function first runs, often on a young
--- table whose statistics say "empty", and then scans the whole tenant for ever after.
--- Planned per call (with the table's real size) every lookup below is an index probe.
-SET plan_cache_mode = force_custom_plan
+-- Each lookup is a per-key LATERAL probe shaped after its unique index. The store
+-- ANALYZEs the log while it is young (PostgresEventStore._refresh_statistics), which
+-- also discards plans cached while the statistics still said "empty".
 AS $$
 DECLARE
     v_tail BIGINT;
@@ -120,25 +119,48 @@ BEGIN
 END;
 $$;
 
--- The finished-trace lock: appends check it under the tenant lock, once per batch;
--- this trigger is the database's own guard against any other writer.
-CREATE FUNCTION dg_block_events_after_finish() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- dg_begin_append for one event (most appends): scalar parameters and one compact row
+-- (the tail, the trace's last trace_seq and event type, whether the event id is taken,
+-- and the log_seq of an event already holding the idempotency key, if any).
+CREATE FUNCTION dg_begin_append_one(
+    p_tenant TEXT, p_producer TEXT, p_key TEXT, p_trace TEXT, p_event_id TEXT
+) RETURNS TABLE (
+    tail BIGINT, last_recorded_at TEXT, trace_last_seq BIGINT, trace_last_type TEXT,
+    event_id_taken BOOLEAN, reuse_log_seq BIGINT
+)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_tail BIGINT;
+    v_recorded TEXT;
+    v_seq BIGINT;
+    v_type TEXT;
+    v_reuse BIGINT;
 BEGIN
-    IF NEW.event_type <> 'TraceFinished' AND EXISTS (
-        SELECT 1 FROM dg_event_log
-        WHERE tenant_id = NEW.tenant_id AND trace_id = NEW.trace_id
-          AND event_type = 'TraceFinished'
-    ) THEN
-        RAISE EXCEPTION 'trace_finished';
+    SELECT t.last_log_seq, t.last_recorded_at INTO v_tail, v_recorded
+    FROM dg_tenants t WHERE t.tenant_id = p_tenant FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO dg_tenants (tenant_id, last_log_seq, last_recorded_at)
+        VALUES (p_tenant, 0, '') ON CONFLICT (tenant_id) DO NOTHING;
+        SELECT t.last_log_seq, t.last_recorded_at INTO v_tail, v_recorded
+        FROM dg_tenants t WHERE t.tenant_id = p_tenant FOR UPDATE;
     END IF;
-    RETURN NEW;
+    SELECT e.trace_seq, e.event_type INTO v_seq, v_type FROM dg_event_log e
+    WHERE e.tenant_id = p_tenant AND e.trace_id = p_trace
+    ORDER BY e.trace_seq DESC LIMIT 1;
+    SELECT e.log_seq INTO v_reuse FROM dg_event_log e
+    WHERE e.tenant_id = p_tenant AND e.producer_id = p_producer AND e.idempotency_key = p_key;
+    RETURN QUERY SELECT v_tail, v_recorded, v_seq, v_type,
+        EXISTS (SELECT 1 FROM dg_event_log e
+                WHERE e.tenant_id = p_tenant AND e.event_id = p_event_id),
+        v_reuse;
 END;
 $$;
 
-CREATE TRIGGER dg_block_events_after_finish
-BEFORE INSERT ON dg_event_log
-FOR EACH ROW EXECUTE FUNCTION dg_block_events_after_finish();
+-- The finished-trace lock is checked by every append, once per batch, inside its
+-- transaction and under the tenant lock, so no concurrent append can slip past it.
+-- No row trigger repeats that check: it would cost a function call and an index probe
+-- per inserted row (the reference's trigger, spec section 8). The partial unique index
+-- idx_event_log_trace_finished still refuses a second TraceFinished at the database.
 
 CREATE FUNCTION dg_event_log_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
