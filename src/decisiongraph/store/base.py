@@ -39,7 +39,7 @@ from decisiongraph.store.observer import (
     notify_append,
     notify_read,
 )
-from decisiongraph.store.planner import AppendResult, BatchPlan, LoadedState, plan_batch
+from decisiongraph.store.planner import AppendResult, BatchPlan, BatchPlanner, LoadedState
 from decisiongraph.store.rows import rows_to_events
 
 __all__ = [
@@ -55,6 +55,25 @@ MAX_QUERY_LIMIT = 10_000
 
 #: One item of a batch's results: the accepted (or reused) event, or its error.
 BatchOutcome = AppendResult | DecisionGraphError
+#: Rows planned for insertion: the prepared event and the event it becomes.
+PlannedRows = list[tuple[PreparedEvent, StoredEvent]]
+
+
+class Decide(Protocol):
+    """The planning callback a backend calls under the tenant lock."""
+
+    def __call__(
+        self,
+        tail_log_seq: int,
+        last_recorded_at: str | None,
+        state: LoadedState,
+        on_rows: Callable[[PlannedRows], object] | None = None,
+    ) -> BatchPlan: ...
+
+
+# Events validated and planned per step, so a backend can stream accepted rows to the
+# database while later ones are still being checked.
+_PLAN_CHUNK = 250
 
 
 class EventQuery:
@@ -232,20 +251,23 @@ class SqlEventStore(abc.ABC):
         if not envelopes:
             return []
         items: list[PreparedEvent | DecisionGraphError] = []
+        stop = len(envelopes)
 
-        def prepare_all() -> list[PreparedEvent | DecisionGraphError]:
-            if not items:
-                for envelope in envelopes:
-                    try:
-                        items.append(prepare_event(envelope))
-                    except DecisionGraphError as error:
-                        items.append(error)
-                        if atomic:
-                            break  # earlier events may still fail first: plan to here
+        def prepare(upto: int) -> list[PreparedEvent | DecisionGraphError]:
+            """Prepare envelopes up to index ``upto`` (exclusive), once each."""
+            nonlocal stop
+            while len(items) < min(upto, stop):
+                envelope = envelopes[len(items)]
+                try:
+                    items.append(prepare_event(envelope))
+                except DecisionGraphError as error:
+                    items.append(error)
+                    if atomic:
+                        stop = len(items)  # earlier events may still fail first
             return items
 
         # The backend may prepare (CPU) while its state lookup runs in the database.
-        outcomes = self._write_envelopes(tenant_id, envelopes, prepare_all, atomic=atomic)
+        outcomes = self._write_envelopes(tenant_id, envelopes, prepare, atomic=atomic)
         reported = [
             i if isinstance(i, PreparedEvent) else e
             for i, e in zip(items, envelopes, strict=False)  # atomic may stop early
@@ -270,22 +292,26 @@ class SqlEventStore(abc.ABC):
         atomic: bool,
     ) -> list[BatchOutcome]:
         """Plan and write prepared ``items`` in one transaction; one outcome each."""
+        prepared: list[PreparedEvent | DecisionGraphError] = list(items)
         return self._write_envelopes(
-            tenant_id, [p.envelope for p in items], lambda: list(items), atomic=atomic
+            tenant_id, [p.envelope for p in items], lambda upto: prepared[:upto], atomic=atomic
         )
 
     def _write_envelopes(
         self,
         tenant_id: str,
         envelopes: Sequence[EventEnvelope],
-        prepare: Callable[[], list[PreparedEvent | DecisionGraphError]],
+        prepare: Callable[[int], list[PreparedEvent | DecisionGraphError]],
         *,
         atomic: bool,
     ) -> list[BatchOutcome]:
         """Plan and write in one transaction; one outcome per planned item.
 
-        The state lookup needs only the envelopes' keys, ids and traces, so it is
-        issued first; ``prepare`` (the stateless checks) runs while it is in flight.
+        ``prepare(n)`` runs the stateless checks of the first ``n`` envelopes (once
+        each) and returns the items prepared so far. The state lookup needs only the
+        envelopes' keys, ids and traces, so the backend issues it first and prepares
+        while it is in flight; it may also write accepted rows chunk by chunk while
+        later chunks are still being prepared.
         """
         # Envelopes whose ids cannot be stored are rejected by prepare; never send them.
         lookups = [
@@ -299,35 +325,45 @@ class SqlEventStore(abc.ABC):
         keys = list({(e.source.producer_id, e.idempotency_key): None for e in lookups})
         trace_ids = list({e.trace_id: None for e in lookups})
         event_ids = list({e.event_id: None for e in lookups})
+        total = len(envelopes)
 
         def decide(
-            tail_log_seq: int, last_recorded_at: str | None, state: LoadedState
+            tail_log_seq: int,
+            last_recorded_at: str | None,
+            state: LoadedState,
+            on_rows: Callable[[PlannedRows], object] | None = None,
         ) -> BatchPlan:
             recorded_at = now_rfc3339()
             if last_recorded_at is not None and recorded_at < last_recorded_at:
                 recorded_at = last_recorded_at  # the clock went back: never decrease
-            plan = plan_batch(
+            planner = BatchPlanner(
                 tenant_id,
-                prepare(),
                 state,
                 tail_log_seq=tail_log_seq,
                 recorded_at=recorded_at,
                 atomic=atomic,
             )
+            planned = 0
+            while planned < total and not planner.stopped:
+                items = prepare(planned + _PLAN_CHUNK)
+                if len(items) == planned:
+                    break  # an atomic batch stopped preparing at its first error
+                rows = planner.add(items[planned:])
+                planned = len(items)
+                if on_rows is not None and rows and not planner.stopped:
+                    on_rows(rows)
+            plan = planner.plan()
             if atomic and plan.first_error is not None:
                 plan.rows.clear()
             return plan
 
-        plan = self._write_plan(tenant_id, keys, trace_ids, event_ids, decide, prepare)
+        plan = self._write_plan(
+            tenant_id, keys, trace_ids, event_ids, decide, lambda: prepare(_PLAN_CHUNK)
+        )
         if plan.rows:
             for listener in self._commit_listeners:
                 listener(tenant_id, plan.rows[-1][1].log_seq)
-        outcomes: list[BatchOutcome] = []
-        for result in plan.results:
-            if result is None:
-                break
-            outcomes.append(result)
-        return outcomes
+        return [result for result in plan.results if result is not None]
 
     @abc.abstractmethod
     def _write_plan(
@@ -336,14 +372,17 @@ class SqlEventStore(abc.ABC):
         keys: list[tuple[str, str]],
         trace_ids: list[str],
         event_ids: list[str],
-        decide: Callable[[int, str | None, LoadedState], BatchPlan],
+        decide: Decide,
         warm_up: Callable[[], object],
     ) -> BatchPlan:
         """In one transaction: take the tenant lock, read its tail, last recorded_at and
         the :class:`LoadedState` for the given keys/traces/ids, call
         ``decide(tail, last_recorded_at, state)``, insert the plan's rows, move the tail,
         commit, and return the plan. ``warm_up`` may be called while the state is being
-        read (idempotent CPU work ``decide`` needs). Translate driver errors."""
+        read (idempotent CPU work ``decide`` needs). ``decide`` may be given
+        ``on_rows`` to receive accepted rows chunk by chunk (they are final unless the
+        plan of an atomic batch ends with ``first_error`` set: then roll back).
+        Translate driver errors."""
 
     def _report(
         self,

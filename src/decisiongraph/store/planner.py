@@ -33,6 +33,7 @@ from decisiongraph.errors import (
 __all__ = [
     "AppendResult",
     "BatchPlan",
+    "BatchPlanner",
     "LoadedState",
     "TraceState",
     "check_reuse",
@@ -76,8 +77,8 @@ class LoadedState:
 class BatchPlan:
     """What to write and what to answer.
 
-    ``results[i]`` is the outcome of input ``i`` (None for items after the first
-    failure in atomic mode). ``rows`` are the events to insert, in ``log_seq`` order.
+    ``results[i]`` is the outcome of input ``i``; after the first failure of an atomic
+    batch there are no further results. ``rows`` are the events to insert, in ``log_seq`` order.
     ``first_error`` is the index of the first rejected item, or None.
     """
 
@@ -152,6 +153,69 @@ def _check_sequence(env: EventEnvelope, trace: TraceState) -> None:
     raise EventSequenceInvalid(f"First event must be TraceStarted, got {env.event_type}", details)
 
 
+class BatchPlanner:
+    """Plans a batch incrementally (chunk by chunk), with the semantics of
+    :func:`plan_batch`; lets a backend stream accepted rows while later ones are still
+    being validated."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        state: LoadedState,
+        *,
+        tail_log_seq: int,
+        recorded_at: str,
+        atomic: bool,
+    ) -> None:
+        self._tenant_id = tenant_id
+        self._state = state
+        self._next_log_seq = tail_log_seq + 1
+        self._recorded_at = recorded_at
+        self._atomic = atomic
+        self.results: list[AppendResult | DecisionGraphError | None] = []
+        self.rows: list[tuple[PreparedEvent, StoredEvent]] = []
+        self.first_error: int | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """True once an atomic batch met its first rejected item."""
+        return self._atomic and self.first_error is not None
+
+    def add(
+        self, items: Sequence[PreparedEvent | DecisionGraphError]
+    ) -> list[tuple[PreparedEvent, StoredEvent]]:
+        """Plan the next ``items``; return the rows they add (nothing once stopped)."""
+        first_new_row = len(self.rows)
+        for item in items:
+            if self.stopped:
+                break
+            index = len(self.results)
+            try:
+                if isinstance(item, DecisionGraphError):
+                    raise item
+                result = _plan_one(
+                    self._tenant_id,
+                    item,
+                    self._state,
+                    self._next_log_seq,
+                    self._recorded_at,
+                    self.rows,
+                )
+            except DecisionGraphError as error:
+                self.results.append(error)
+                if self.first_error is None:
+                    self.first_error = index
+                continue
+            self.results.append(result)
+            if not result.reused:
+                self._next_log_seq += 1
+        return self.rows[first_new_row:]
+
+    def plan(self) -> BatchPlan:
+        """The plan so far (``results`` holds one outcome per planned item)."""
+        return BatchPlan(results=self.results, rows=self.rows, first_error=self.first_error)
+
+
 def plan_batch(
     tenant_id: str,
     items: Sequence[PreparedEvent | DecisionGraphError],
@@ -165,29 +229,14 @@ def plan_batch(
 
     ``items`` are prepared events or the error their stateless checks raised.
     ``tail_log_seq`` is the tenant's last ``log_seq``; accepted events get the next
-    ones. In atomic mode planning stops at the first rejected item. ``state`` is
-    updated in place with the accepted events.
+    ones. In atomic mode planning stops at the first rejected item (later items get
+    no result). ``state`` is updated in place with the accepted events.
     """
-    results: list[AppendResult | DecisionGraphError | None] = [None] * len(items)
-    rows: list[tuple[PreparedEvent, StoredEvent]] = []
-    first_error: int | None = None
-    next_log_seq = tail_log_seq + 1
-    for index, item in enumerate(items):
-        try:
-            if isinstance(item, DecisionGraphError):
-                raise item
-            result = _plan_one(tenant_id, item, state, next_log_seq, recorded_at, rows)
-        except DecisionGraphError as error:
-            results[index] = error
-            if first_error is None:
-                first_error = index
-            if atomic:
-                break
-            continue
-        results[index] = result
-        if not result.reused:
-            next_log_seq += 1
-    return BatchPlan(results=results, rows=rows, first_error=first_error)
+    planner = BatchPlanner(
+        tenant_id, state, tail_log_seq=tail_log_seq, recorded_at=recorded_at, atomic=atomic
+    )
+    planner.add(items)
+    return planner.plan()
 
 
 def _plan_one(

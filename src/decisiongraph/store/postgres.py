@@ -35,7 +35,7 @@ from decisiongraph.errors import (
     IdempotencyConflict,
     StorageError,
 )
-from decisiongraph.store.base import EventQuery, SqlEventStore
+from decisiongraph.store.base import Decide, EventQuery, PlannedRows, SqlEventStore
 from decisiongraph.store.migrations import latest_version, load_migrations
 from decisiongraph.store.observer import StoreObserver
 from decisiongraph.store.planner import BatchPlan, LoadedState, TraceState
@@ -89,6 +89,10 @@ _SECRET_IN_URL = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 def mask_url(url: str) -> str:
     """``url`` with any password replaced by ``***``."""
     return _SECRET_IN_URL.sub(r"\1***\3", url)
+
+
+class _CancelCopyError(Exception):
+    """Raised inside a COPY block to make psycopg cancel it (CopyFail)."""
 
 
 class _RetryAppendError(Exception):
@@ -255,7 +259,7 @@ class PostgresEventStore(SqlEventStore):
         keys: list[tuple[str, str]],
         trace_ids: list[str],
         event_ids: list[str],
-        decide: Callable[[int, str | None, LoadedState], BatchPlan],
+        decide: Decide,
         warm_up: Callable[[], object],
     ) -> BatchPlan:
         for _attempt in range(3):
@@ -297,7 +301,7 @@ class PostgresEventStore(SqlEventStore):
         keys: list[tuple[str, str]],
         trace_ids: list[str],
         event_ids: list[str],
-        decide: Callable[[int, str | None, LoadedState], BatchPlan],
+        decide: Decide,
         warm_up: Callable[[], object],
     ) -> BatchPlan:
         # Four round trips: BEGIN, the lock-and-read function, the write, COMMIT.
@@ -317,30 +321,61 @@ class PostgresEventStore(SqlEventStore):
                 warm_up()
                 rows = cursor.fetchall()
             tail, last_recorded_at, state = _loaded_state(rows)
-        plan = decide(tail, last_recorded_at, state)
-        if not plan.rows:
-            conn.rollback()
-            return plan
-        last = plan.rows[-1][1]
-        tail_params = (last.log_seq, last.recorded_at, tenant_id)
-        values = [insert_row(p, e) for p, e in plan.rows]
         try:
-            if len(values) == 1:
-                conn.execute(_WRITE_ONE, (*values[0], *tail_params))
-            elif len(values) < _COPY_THRESHOLD:
-                columns = [list(column) for column in zip(*values, strict=True)]
-                conn.execute(_WRITE_MANY, (*columns, *tail_params))
+            if len(event_ids) >= _COPY_THRESHOLD:
+                plan = self._copy_streaming(conn, tenant_id, decide, tail, last_recorded_at, state)
             else:
-                with conn.cursor() as cur, cur.copy(_COPY) as copy:
-                    for value in values:
-                        copy.write_row(value)
-                conn.execute(_MOVE_TAIL, tail_params)
+                plan = decide(tail, last_recorded_at, state)
+                if plan.rows:
+                    last = plan.rows[-1][1]
+                    tail_params = (last.log_seq, last.recorded_at, tenant_id)
+                    values = [insert_row(p, e) for p, e in plan.rows]
+                    if len(values) == 1:
+                        conn.execute(_WRITE_ONE, (*values[0], *tail_params))
+                    else:
+                        columns = [list(column) for column in zip(*values, strict=True)]
+                        conn.execute(_WRITE_MANY, (*columns, *tail_params))
+            if not plan.rows:
+                conn.rollback()
+                return plan
             conn.commit()
         except psycopg.errors.UniqueViolation as exc:
             conn.rollback()
             if exc.diag.constraint_name == "idx_event_log_idempotency":
                 raise _RetryAppendError from exc
             raise
+        return plan
+
+    @staticmethod
+    def _copy_streaming(
+        conn: psycopg.Connection[Any],
+        tenant_id: str,
+        decide: Decide,
+        tail: int,
+        last_recorded_at: str | None,
+        state: LoadedState,
+    ) -> BatchPlan:
+        """Large batches: COPY the accepted rows chunk by chunk while later chunks are
+        still being checked, so the database indexes rows on one core while Python
+        validates on the other. An atomic batch that fails cancels the COPY."""
+        plan: BatchPlan | None = None
+        try:
+            with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
+
+                def write(rows: PlannedRows) -> None:
+                    for prepared, event in rows:
+                        copy.write_row(insert_row(prepared, event))
+
+                plan = decide(tail, last_recorded_at, state, on_rows=write)
+                if not plan.rows:
+                    # Atomic failure, or nothing accepted: abandon what was streamed.
+                    raise _CancelCopyError
+        except _CancelCopyError:
+            assert plan is not None
+            return plan  # the caller rolls back
+        if plan.rows:
+            last = plan.rows[-1][1]
+            conn.execute(_MOVE_TAIL, (last.log_seq, last.recorded_at, tenant_id))
         return plan
 
     # ------------------------------------------------------------------- reads

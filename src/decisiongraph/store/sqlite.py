@@ -23,7 +23,7 @@ from typing import Any
 from decisiongraph.domain.envelope import StoredEvent
 from decisiongraph.domain.tenant import validate_tenant_id
 from decisiongraph.errors import Conflict, DecisionGraphError, StorageError
-from decisiongraph.store.base import EventQuery, SqlEventStore
+from decisiongraph.store.base import Decide, EventQuery, SqlEventStore
 from decisiongraph.store.migrations import latest_version, load_migrations
 from decisiongraph.store.observer import StoreObserver
 from decisiongraph.store.planner import BatchPlan, LoadedState, TraceState
@@ -220,7 +220,7 @@ class SQLiteEventStore(SqlEventStore):
         keys: list[tuple[str, str]],
         trace_ids: list[str],
         event_ids: list[str],
-        decide: Callable[[int, str | None, LoadedState], BatchPlan],
+        decide: Decide,
         warm_up: Callable[[], object],
     ) -> BatchPlan:
         warm_up()  # in-process database: nothing to overlap with
