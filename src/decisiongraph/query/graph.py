@@ -160,11 +160,9 @@ def _edge_id_chunk(
 ) -> list[str]:
     """The first ``size`` ids, in edge_id order, of the edges with an endpoint in
     ``frontier`` and an id above ``after`` (an edge joining two frontier nodes may come
-    twice), each node's cut at ``size``. Incoming ids come from the (to_node_id, edge_id)
-    index, so a node many edges point to costs a bounded index range, never a sort of
-    all its edges; outgoing ones (at most one per event of a trace) are sorted from the
-    (from_node_id, log_seq, edge_id) index. No table row is read for the ids the cut
-    drops."""
+    twice). Each node's ids come from its (node, edge_id) index, cut at ``size``: a node
+    with many edges costs a bounded index range, never a sort of all its edges, and no
+    table row is read for the ids the cut drops."""
     sql, tenant_id = state.sql, state.tenant_id
     after_clause = " AND e.edge_id > %s" if after is not None else ""
     after_params: list[Any] = [] if after is None else [after]

@@ -8,9 +8,7 @@ use only happens when a projection is stopped on a failure or another process wr
 
 Example::
 
-    from decisiongraph import DecisionGraph
-    from decisiongraph.domain.envelope import ActorRef, SourceRef
-    from decisiongraph.domain.values import EntityRef, PolicyRef
+    from decisiongraph import ActorRef, DecisionGraph, EntityRef, PolicyRef, SourceRef
 
     source = SourceRef("deal-agent", "crm")
     agent = ActorRef("agent", "deal-agent-v1")

@@ -1,10 +1,11 @@
 -- Indexes of the query layer.
 
 -- The breadth-first search (spec 6.7) reads each frontier node's edges in edge_id order
--- and stops early, so a node with many incoming edges (a policy, an entity or an actor
--- shared by many traces) costs a bounded index range, not a sort of all its edges.
--- Outgoing edges need no such index: only trace, exception and action nodes have any,
--- as many as their trace has events. (Edge pages use idx_cg_edges_from/_to.)
+-- and stops early, so a node with many edges (a policy, an entity or an actor shared by
+-- many traces) costs a bounded index range, not a sort of all its edges. (Edge pages use
+-- idx_cg_edges_from/_to, in log_seq order.) Without these, a database without planner
+-- statistics may walk the whole primary key in edge_id order instead.
+CREATE INDEX idx_cg_edges_from_edge ON dg_cg_edges (tenant_id, version, from_node_id, edge_id);
 CREATE INDEX idx_cg_edges_to_edge ON dg_cg_edges (tenant_id, version, to_node_id, edge_id);
 
 -- Precedent search (spec 6.8) probes "does this trace have a row of this policy?" per
