@@ -9,7 +9,7 @@ part of ``to_dict()``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from decisiongraph.domain.envelope import StoredEvent
@@ -59,20 +59,7 @@ class TraceSummary:
     event_total: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "trace_id": self.trace_id,
-            "workflow": self.workflow,
-            "title": self.title,
-            "primary_entity_type": self.primary_entity_type,
-            "primary_entity_id": self.primary_entity_id,
-            "outcome": self.outcome,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "event_count": self.event_count,
-            "last_log_seq": self.last_log_seq,
-            "started_log_seq": self.started_log_seq,
-            "event_total": self.event_total,
-        }
+        return asdict(self)  # flat: every field, in declaration order
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,14 +150,7 @@ class Node:
     attrs: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "node_id": self.node_id,
-            "node_type": self.node_type,
-            "trace_id": self.trace_id,
-            "log_seq": self.log_seq,
-            "created_at": self.created_at,
-            "attrs": dict(self.attrs),
-        }
+        return asdict(self)  # flat: every field, in declaration order
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,16 +167,7 @@ class Edge:
     attrs: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "edge_id": self.edge_id,
-            "edge_type": self.edge_type,
-            "from_node_id": self.from_node_id,
-            "to_node_id": self.to_node_id,
-            "trace_id": self.trace_id,
-            "log_seq": self.log_seq,
-            "created_at": self.created_at,
-            "attrs": dict(self.attrs),
-        }
+        return asdict(self)  # flat: every field, in declaration order
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,17 +256,7 @@ class PrecedentHit:
     source_event_id: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "trace_id": self.trace_id,
-            "workflow": self.workflow,
-            "title": self.title,
-            "outcome": self.outcome,
-            "policy_id": self.policy_id,
-            "policy_version": self.policy_version,
-            "finished_at": self.finished_at,
-            "last_log_seq": self.last_log_seq,
-            "source_event_id": self.source_event_id,
-        }
+        return asdict(self)  # flat: every field, in declaration order
 
 
 @dataclass(frozen=True, slots=True)
