@@ -129,27 +129,10 @@ class PostgresEventStore(SqlEventStore):
             # One direct connection first: a wrong URL, password or database fails at
             # once with the server's reason instead of after the pool's retries.
             psycopg.connect(url, connect_timeout=10).close()
-            self._pool = ConnectionPool(
-                url,
-                min_size=1,
-                max_size=pool_size,
-                kwargs={"autocommit": False},
-                open=True,
-                timeout=30.0,
-                name="decisiongraph",
-            )
-            self._pool.wait(timeout=30.0)
+            self._pool = _open_pool(url, pool_size, autocommit=False, name="decisiongraph")
             # Single-statement reads need no transaction: autocommit connections spare
             # them the BEGIN and ROLLBACK round trips.
-            self._read_pool = ConnectionPool(
-                url,
-                min_size=1,
-                max_size=pool_size,
-                kwargs={"autocommit": True},
-                open=True,
-                timeout=30.0,
-                name="decisiongraph-read",
-            )
+            self._read_pool = _open_pool(url, pool_size, autocommit=True, name="dg-read")
         except (psycopg.Error, TimeoutError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StorageError(
@@ -172,27 +155,25 @@ class PostgresEventStore(SqlEventStore):
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection inside a transaction: commit on success, rollback on
         error, driver errors translated."""
-        if self._closed:
-            raise StorageError("The store is closed")
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise _translate(exc) from exc
-        except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
-            raise StorageError(f"No database connection available: {exc}") from exc
+        with self._borrow(self._pool) as conn:
+            yield conn
 
     @contextmanager
     def _read_connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled autocommit connection for one-statement reads."""
+        with self._borrow(self._read_pool) as conn:
+            yield conn
+
+    @contextmanager
+    def _borrow(self, pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
         if self._closed:
             raise StorageError("The store is closed")
         try:
-            with self._read_pool.connection() as conn:
+            with pool.connection() as conn:
                 yield conn
         except psycopg.Error as exc:
             raise _translate(exc) from exc
-        except TimeoutError as exc:
+        except TimeoutError as exc:  # psycopg_pool.PoolTimeout subclasses it
             raise StorageError(f"No database connection available: {exc}") from exc
 
     @contextmanager
@@ -482,6 +463,21 @@ class PostgresEventStore(SqlEventStore):
                 "SELECT tenant_id FROM dg_tenants WHERE last_log_seq > 0 ORDER BY tenant_id"
             ).fetchall()
         return [row[0] for row in rows]
+
+
+def _open_pool(url: str, size: int, *, autocommit: bool, name: str) -> ConnectionPool[Any]:
+    """An open pool of up to ``size`` connections, its first one ready."""
+    pool: ConnectionPool[Any] = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": autocommit},
+        open=True,
+        timeout=30.0,
+        name=name,
+    )
+    pool.wait(timeout=30.0)
+    return pool
 
 
 def _load_one(
