@@ -353,7 +353,7 @@ class ProjectionWorker:
                     break
                 if self._is_lagging(tenant_id):
                     lagging.add(tenant_id)
-        except DecisionGraphError as error:
+        except Exception as error:  # a long-lived worker logs, backs off and retries
             self._report(error, "scanning tenants for work")
             return None
         return lagging
@@ -376,7 +376,7 @@ class ProjectionWorker:
         while not stop.is_set():
             try:
                 result = self.projector.step(tenant_id)
-            except DecisionGraphError as error:
+            except Exception as error:  # a long-lived worker logs, backs off and retries
                 self._report(error, f"projecting tenant {tenant_id!r}")
                 return "error"
             self.backoff.reset()
@@ -387,13 +387,17 @@ class ProjectionWorker:
                 return "busy" if result.skipped else "done"
         return "stopped"
 
-    def _report(self, error: DecisionGraphError, doing: str) -> None:
+    def _report(self, error: Exception, doing: str) -> None:
+        """Log a failed step: storage errors as warnings, anything unexpected (a bug)
+        as an error with its traceback."""
         self.stats.errors += 1
-        level = logging.WARNING if error.code == STORAGE else logging.ERROR
+        expected = isinstance(error, DecisionGraphError)
+        storage = expected and getattr(error, "code", None) == STORAGE
         _log.log(
-            level,
+            logging.WARNING if storage else logging.ERROR,
             "%s failed (%s); retrying in %.1f s",
             doing,
             error,
             self.backoff.delay,
+            exc_info=None if expected else error,
         )
