@@ -373,3 +373,33 @@ def test_two_workers_project_every_event_exactly_once(pg_url: str, tmp_path: Pat
         # The work was divided: each worker projected part of it.
         assert all(r["total_applied"] > 0 for r in reports), [r["total_applied"] for r in reports]
         assert all(r["errors"] == 0 and r["parked"] == 0 for r in reports)
+
+
+def test_a_policy_evaluation_of_an_unstarted_trace_is_parked_not_retried_forever(
+    shared_store_url: str,
+) -> None:
+    """Written around the store (no TraceStarted), its policy-eval row would break the
+    foreign key to the trace summary: the trace summary parks it, the graph goes on."""
+    url = shared_store_url
+    with opened(url) as store:
+        store.append_batch("a", trace_envelopes("a-1", 3))
+        # trace_seq 0 passes the projector's continuity check; the projector does not
+        # check "first event must be TraceStarted" (spec 11.11), the store does.
+        orphan = make_envelope("ghost", 0, "PolicyEvaluated", idempotency_key="ghost-0")
+        orphan_seq = raw_insert(url, "a", orphan)
+        store.append_batch("a", trace_envelopes("a-2", 2))
+        projector = Projector(store)
+        projector.catch_up("a")
+        tail = store.get_last_log_seq("a")
+        assert cursors(store, "a") == {
+            "context_graph": tail,
+            "precedent_index": tail,
+            "trace_summary": orphan_seq - 1,
+        }
+        summary = get_projection_health(store, "a").projection("trace_summary")
+        assert summary.status == "failed"
+        assert summary.last_error is not None
+        assert (summary.last_error.code, summary.last_error.log_seq) == (
+            "DG_ERR_SCHEMA_VIOLATION",
+            orphan_seq,
+        )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decisiongraph.domain.clock import now_rfc3339
 from decisiongraph.domain.envelope import StoredEvent
 from decisiongraph.domain.ids import generate_id
-from decisiongraph.errors import Conflict, DecisionGraphError, InvalidArgument
+from decisiongraph.errors import Conflict, DecisionGraphError, InvalidArgument, SchemaViolation
 from decisiongraph.projections import tables
 from decisiongraph.projections.digests import (
     Digests,
@@ -40,6 +40,7 @@ from decisiongraph.projections.engine import (
     PROJECTION_NAMES,
     TRACE_SUMMARY,
     Failure,
+    SummaryChanges,
     check_events,
     plan_graph,
     plan_precedents,
@@ -219,6 +220,19 @@ class Projector:
             return len(events), None
         if projection == TRACE_SUMMARY:
             summary, covered, failure = plan_summary(events)
+            orphan = self._first_orphan_policy_eval(sql, tenant_id, version, summary, events)
+            if orphan is not None and orphan < covered:
+                # Its policy-eval row would reference a summary that does not exist: park
+                # it instead of failing the whole step on the foreign key.
+                event = events[orphan]
+                summary, covered, _ = plan_summary(events[:orphan])
+                failure = Failure.of(
+                    event,
+                    SchemaViolation(
+                        f"PolicyEvaluated event {event.event_id} (log_seq {event.log_seq}) "
+                        f"belongs to trace {event.trace_id!r}, which has no TraceStarted"
+                    ),
+                )
             tables.write_summary(sql, tenant_id, version, summary)
             return covered, failure
         if projection == PRECEDENT_INDEX:
@@ -228,6 +242,29 @@ class Projector:
             tables.write_precedents(sql, tenant_id, version, precedents)
             return covered, failure
         raise InvalidArgument(f"Unknown projection {projection!r}")
+
+    @staticmethod
+    def _first_orphan_policy_eval(
+        sql: Sql,
+        tenant_id: str,
+        version: int,
+        summary: SummaryChanges,
+        events: list[StoredEvent],
+    ) -> int | None:
+        """Index of the first PolicyEvaluated event whose trace has no summary row
+        (only possible for events written around the store), or None."""
+        started_here = {row.trace_id for row in summary.inserts}
+        traces = {p.trace_id for p in summary.policy_evals} - started_here
+        if not traces:
+            return None
+        missing = traces - tables.existing_traces(sql, tenant_id, version, sorted(traces))
+        if not missing:
+            return None
+        return next(
+            i
+            for i, e in enumerate(events)
+            if e.event_type == "PolicyEvaluated" and e.trace_id in missing
+        )
 
     def retry_failed(self, tenant_id: str, projections: Sequence[str] = PROJECTION_NAMES) -> None:
         """Clear the failed status so the next step retries the parked event."""

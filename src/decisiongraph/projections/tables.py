@@ -333,6 +333,28 @@ def write_summary(sql: Sql, tenant_id: str, version: int, changes: SummaryChange
     )
 
 
+def existing_traces(sql: Sql, tenant_id: str, version: int, trace_ids: Sequence[str]) -> set[str]:
+    """The given traces that have a summary row in ``version`` (one query)."""
+    if sql.dialect == "postgres":
+        rows = sql.all(
+            "SELECT trace_id FROM dg_trace_summary WHERE tenant_id = %s AND version = %s "
+            'AND trace_id = ANY(%s::text[] COLLATE "C")',
+            (tenant_id, version, list(trace_ids)),
+        )
+        return {row[0] for row in rows}
+    found: set[str] = set()
+    for start in range(0, len(trace_ids), 500):  # SQLite's parameter limit
+        chunk = list(trace_ids[start : start + 500])
+        marks = ", ".join("%s" for _ in chunk)
+        rows = sql.all(
+            "SELECT trace_id FROM dg_trace_summary WHERE tenant_id = %s AND version = %s "
+            f"AND trace_id IN ({marks})",
+            (tenant_id, version, *chunk),
+        )
+        found.update(row[0] for row in rows)
+    return found
+
+
 def _summary_values(tenant_id: str, version: int, r: SummaryRow) -> tuple[Any, ...]:
     return (
         tenant_id,
