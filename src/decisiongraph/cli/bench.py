@@ -1,7 +1,8 @@
 """``decisiongraph bench``: benchmarks that print figures beside raw database rates.
 
-The measuring lives in :mod:`decisiongraph.cli.bench_store`; these commands only parse
-options and choose the output (a Rich table, or one JSON object with ``--json``).
+The measuring lives in :mod:`decisiongraph.cli.bench_store` and
+:mod:`decisiongraph.cli.bench_projector`; these commands only parse options and choose
+the output (Rich tables, or one JSON object with ``--json``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from decisiongraph.cli.bench_projector import projector_command
 from decisiongraph.cli.bench_store import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
@@ -91,6 +93,10 @@ def store(
         write_json(report)
     else:
         render_report(report, stdout_console())
+
+
+#: ``bench projector``: options, measuring and tables live in its own module.
+bench_app.command("projector")(projector_command)
 
 
 def render_report(report: dict[str, Any], console: Console) -> None:
