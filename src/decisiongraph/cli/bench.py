@@ -17,18 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from decisiongraph.cli.bench_projector import projector_command
+from decisiongraph.cli.bench_report import report_bench
 from decisiongraph.cli.bench_store import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
-    BenchError,
     run_store_bench,
 )
 from decisiongraph.cli.output import (
-    EXIT_DOMAIN_ERROR,
-    exit_on_domain_error,
-    stdout_console,
     warn,
-    write_json,
 )
 
 bench_app = typer.Typer(help="Benchmarks that print figures beside raw database rates.")
@@ -77,22 +73,17 @@ def store(
 ) -> None:
     """Append and read rates of the event store beside the raw database rates."""
     backends = BACKENDS if backend is Backend.all else (backend.value,)
-    try:
-        with exit_on_domain_error():
-            report = run_store_bench(
-                events=events,
-                postgres_url=postgres_url,
-                sqlite_dir=sqlite_dir,
-                backends=backends,
-                log=warn,
-            )
-    except BenchError as exc:
-        warn(f"Error: {exc}")
-        raise typer.Exit(EXIT_DOMAIN_ERROR) from None
-    if json_output:
-        write_json(report)
-    else:
-        render_report(report, stdout_console())
+    report_bench(
+        lambda: run_store_bench(
+            events=events,
+            postgres_url=postgres_url,
+            sqlite_dir=sqlite_dir,
+            backends=backends,
+            log=warn,
+        ),
+        render_report,
+        json_output=json_output,
+    )
 
 
 #: ``bench projector``: options, measuring and tables live in its own module.

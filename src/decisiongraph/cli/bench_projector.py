@@ -39,6 +39,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from decisiongraph.cli.bench_report import report_bench
 from decisiongraph.cli.bench_store import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
@@ -52,11 +53,7 @@ from decisiongraph.cli.bench_store import (
     _machine,
 )
 from decisiongraph.cli.output import (
-    EXIT_DOMAIN_ERROR,
-    exit_on_domain_error,
-    stdout_console,
     warn,
-    write_json,
 )
 from decisiongraph.cli.project import BatchSizeOption
 from decisiongraph.domain.envelope import EventEnvelope
@@ -720,24 +717,19 @@ def projector_command(
 ) -> None:
     """Catch-up and rebuild rates of the projections and query latencies, beside targets."""
     backends = BACKENDS if backend is Backend.all else (backend.value,)
-    try:
-        with exit_on_domain_error():
-            report = run_projector_bench(
-                traces=traces,
-                postgres_url=postgres_url,
-                sqlite_dir=sqlite_dir,
-                backends=backends,
-                batch_size=batch_size,
-                queries=queries,
-                log=warn,
-            )
-    except BenchError as exc:
-        warn(f"Error: {exc}")
-        raise typer.Exit(EXIT_DOMAIN_ERROR) from None
-    if json_output:
-        write_json(report)
-    else:
-        render_projector_report(report, stdout_console())
+    report_bench(
+        lambda: run_projector_bench(
+            traces=traces,
+            postgres_url=postgres_url,
+            sqlite_dir=sqlite_dir,
+            backends=backends,
+            batch_size=batch_size,
+            queries=queries,
+            log=warn,
+        ),
+        render_projector_report,
+        json_output=json_output,
+    )
 
 
 def _mark(ok: bool) -> str:
