@@ -3,6 +3,7 @@
 The public surface grows issue by issue; see ``docs/reference/STORE_CONTRACT.md``.
 """
 
+from decisiongraph.client import Client
 from decisiongraph.domain.envelope import ActorRef, SourceRef
 from decisiongraph.domain.event_types import (
     ALL_EVENT_TYPES,
@@ -60,4 +61,6 @@ __all__ = [  # noqa: RUF022 - spec section 9 freezes this order
     "SourceRef",
     "Value",
     "Violation",
+    # The HTTP client with the façade's methods (HTTP_API 8).
+    "Client",
 ]

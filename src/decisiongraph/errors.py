@@ -14,7 +14,17 @@ Every failure a caller can act on is a :class:`DecisionGraphError` carrying a st
     ├── Conflict                            DG_ERR_CONFLICT
     ├── NotFound                            DG_ERR_NOT_FOUND
     ├── ProjectionOutOfDate                 DG_ERR_PROJECTION_OUT_OF_DATE
-    └── StorageError                        DG_ERR_STORAGE
+    ├── StorageError                        DG_ERR_STORAGE
+    │
+    │   service errors (HTTP API, client SDK; not among the nine library codes):
+    ├── Unauthorized                        DG_ERR_UNAUTHORIZED
+    ├── Forbidden                           DG_ERR_FORBIDDEN
+    ├── RateLimited                         DG_ERR_RATE_LIMITED
+    ├── PayloadTooLarge                     DG_ERR_PAYLOAD_TOO_LARGE
+    ├── UnsupportedMediaType                DG_ERR_UNSUPPORTED_MEDIA_TYPE
+    ├── MethodNotAllowed                    DG_ERR_METHOD_NOT_ALLOWED
+    ├── Unavailable                         DG_ERR_UNAVAILABLE
+    └── InternalError                       DG_ERR_INTERNAL
 
 "The request was wrong" errors (everything but ``StorageError``) leave the store
 untouched. ``StorageError`` means the database failed; retrying an append with the same
@@ -32,17 +42,26 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ERROR_CODES",
+    "SERVICE_ERROR_CODES",
     "Conflict",
     "DecisionGraphError",
     "EventSequenceInvalid",
     "FloatFoundError",
+    "Forbidden",
     "IdempotencyConflict",
+    "InternalError",
     "InvalidArgument",
+    "MethodNotAllowed",
     "NotFound",
+    "PayloadTooLarge",
     "PiiPolicyViolation",
     "ProjectionOutOfDate",
+    "RateLimited",
     "SchemaViolation",
     "StorageError",
+    "Unauthorized",
+    "Unavailable",
+    "UnsupportedMediaType",
     "error_class_for_code",
     "make_error",
 ]
@@ -56,6 +75,14 @@ CONFLICT = "DG_ERR_CONFLICT"
 NOT_FOUND = "DG_ERR_NOT_FOUND"
 PROJECTION_OUT_OF_DATE = "DG_ERR_PROJECTION_OUT_OF_DATE"
 STORAGE = "DG_ERR_STORAGE"
+UNAUTHORIZED = "DG_ERR_UNAUTHORIZED"
+FORBIDDEN = "DG_ERR_FORBIDDEN"
+RATE_LIMITED = "DG_ERR_RATE_LIMITED"
+PAYLOAD_TOO_LARGE = "DG_ERR_PAYLOAD_TOO_LARGE"
+UNSUPPORTED_MEDIA_TYPE = "DG_ERR_UNSUPPORTED_MEDIA_TYPE"
+METHOD_NOT_ALLOWED = "DG_ERR_METHOD_NOT_ALLOWED"
+UNAVAILABLE = "DG_ERR_UNAVAILABLE"
+INTERNAL = "DG_ERR_INTERNAL"
 
 #: The nine library codes of spec section 4.4, in the spec's order.
 ERROR_CODES: tuple[str, ...] = (
@@ -70,6 +97,18 @@ ERROR_CODES: tuple[str, ...] = (
     STORAGE,
 )
 
+#: Codes of the service's own conditions (HTTP_API 1.5 rows without a library code).
+SERVICE_ERROR_CODES: tuple[str, ...] = (
+    UNAUTHORIZED,
+    FORBIDDEN,
+    RATE_LIMITED,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    METHOD_NOT_ALLOWED,
+    UNAVAILABLE,
+    INTERNAL,
+)
+
 
 class DecisionGraphError(Exception):
     """Base of every DecisionGraph error: a stable code, a message and details.
@@ -80,6 +119,11 @@ class DecisionGraphError(Exception):
     """
 
     default_code: ClassVar[str] = ""
+    #: Set by the HTTP client SDK on errors it raises from a response: the HTTP status,
+    #: the response's request id and the envelope's API code (None otherwise).
+    status: int | None = None
+    request_id: str | None = None
+    api_code: str | None = None
 
     def __init__(self, code: str, message: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(code, message)
@@ -167,6 +211,54 @@ class StorageError(_CodedError):
     default_code = STORAGE
 
 
+class Unauthorized(_CodedError):
+    """Missing, malformed, unknown, revoked or expired API key, or a disabled account."""
+
+    default_code = UNAUTHORIZED
+
+
+class Forbidden(_CodedError):
+    """The key is not bound to the request tenant or lacks the route's permission."""
+
+    default_code = FORBIDDEN
+
+
+class RateLimited(_CodedError):
+    """A rate limit, stream cap or failed-authentication throttle refused the request."""
+
+    default_code = RATE_LIMITED
+
+
+class PayloadTooLarge(_CodedError):
+    """A request body (or a batch's event count) is over the service's limit."""
+
+    default_code = PAYLOAD_TOO_LARGE
+
+
+class UnsupportedMediaType(_CodedError):
+    """A request body without ``Content-Type: application/json``."""
+
+    default_code = UNSUPPORTED_MEDIA_TYPE
+
+
+class MethodNotAllowed(_CodedError):
+    """The HTTP method is not defined for the path."""
+
+    default_code = METHOD_NOT_ALLOWED
+
+
+class Unavailable(_CodedError):
+    """The service is overloaded, shutting down or not ready; retry later."""
+
+    default_code = UNAVAILABLE
+
+
+class InternalError(_CodedError):
+    """An unexpected failure of the service (no detail is ever disclosed)."""
+
+    default_code = INTERNAL
+
+
 _CLASS_BY_CODE: dict[str, type[_CodedError]] = {
     cls.default_code: cls
     for cls in (
@@ -179,6 +271,14 @@ _CLASS_BY_CODE: dict[str, type[_CodedError]] = {
         NotFound,
         ProjectionOutOfDate,
         StorageError,
+        Unauthorized,
+        Forbidden,
+        RateLimited,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        MethodNotAllowed,
+        Unavailable,
+        InternalError,
     )
 }
 

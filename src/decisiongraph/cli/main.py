@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from decisiongraph import __version__
+from decisiongraph.cli.accounts import accounts_app
 from decisiongraph.cli.bench import bench_app
 from decisiongraph.cli.demo import demo_command
 from decisiongraph.cli.dump_trace import dump_trace_command
@@ -21,9 +22,11 @@ from decisiongraph.cli.events import events_app
 from decisiongraph.cli.import_command import import_command
 from decisiongraph.cli.logs import configure_logging
 from decisiongraph.cli.migrate import migrate_command
+from decisiongraph.cli.openapi_command import openapi_command
 from decisiongraph.cli.project import project_command
 from decisiongraph.cli.projection_status import projection_status_command
 from decisiongraph.cli.replay import replay_command
+from decisiongraph.cli.serve import serve_command
 from decisiongraph.cli.verify import verify_command
 
 __all__ = ["app", "main"]
@@ -72,6 +75,9 @@ app.command("replay")(replay_command)
 app.command("project")(project_command)
 app.command("projection-status")(projection_status_command)
 app.command("verify")(verify_command)
+app.command("serve")(serve_command)
+app.command("openapi")(openapi_command)
+app.add_typer(accounts_app, name="accounts")
 
 
 def main() -> None:

@@ -586,6 +586,11 @@ class SqlEventStore(abc.ABC):
     def read_snapshot(self) -> AbstractContextManager[Any]:
         """A read transaction yielding the driver connection; one consistent snapshot."""
 
+    @abc.abstractmethod
+    def single_read(self) -> AbstractContextManager[Any]:
+        """A connection for ONE read statement (autocommit, no snapshot across
+        statements): the cheapest read, for lookups such as API-key checks."""
+
     @property
     @abc.abstractmethod
     def dialect(self) -> str:

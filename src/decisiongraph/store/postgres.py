@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -163,6 +163,10 @@ class PostgresEventStore(SqlEventStore):
         """A pooled autocommit connection for one-statement reads."""
         with self._borrow(self._read_pool) as conn:
             yield conn
+
+    def single_read(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """One-statement reads on the autocommit read pool (one round trip)."""
+        return self._read_connection()
 
     @contextmanager
     def _borrow(self, pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:

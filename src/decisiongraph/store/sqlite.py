@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,10 @@ class SQLiteEventStore(SqlEventStore):
         tables in this database (projections); commit on success, rollback on error."""
         with self._transaction() as conn:
             yield conn
+
+    def single_read(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One-statement reads: the thread's reader connection (statements autocommit)."""
+        return self._reader()
 
     @contextmanager
     def read_snapshot(self) -> Iterator[sqlite3.Connection]:

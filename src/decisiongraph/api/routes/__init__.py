@@ -1,0 +1,1 @@
+"""The contract's routes, one module per area; each exports ``OPERATIONS``."""
