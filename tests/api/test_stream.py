@@ -221,6 +221,10 @@ def test_concurrent_streams_per_key_are_capped(server: StreamServer) -> None:
             "retry_after_s": 5,
         }
         assert refused.headers["retry-after"] == "5"
+        # The cap is the admission step (HTTP_API 1.6 step 6): it comes before the
+        # parameters (step 8), so a bad parameter at the cap is still a 429.
+        bad_param = client.get(STREAM, params={"since_log_seq": "x"}, headers=server.headers())
+        error_of(bad_param, 429, "rate_limited")
         # Another key has its own slots.
         with server.stream(name="writer") as reader:
             assert reader.next_frame() == Frame({"retry": "5000"})

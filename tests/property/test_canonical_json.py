@@ -17,7 +17,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from decisiongraph.domain.canonical import canonicalize_json, compute_payload_hash, digest_json
+from decisiongraph.domain.canonical import (
+    canonicalize_json,
+    compute_payload_hash,
+    digest_json,
+    encode_canonical,
+    encode_canonical_plain,
+)
 from decisiongraph.errors import FloatFoundError
 from tests.property.profiles import property_settings
 
@@ -253,3 +259,26 @@ def test_digest_json_is_ascii_and_round_trips(value: Any) -> None:
     assert text == json.dumps(value, sort_keys=True, separators=(",", ":"))
     assert text == reference_encode(value, ascii_only=True)
     assert strictly_equal(json.loads(text), value)
+
+
+@property_settings(300)
+@given(json_values)
+@example({"b": [1, True, None], "a": "é\n", "c": -(2**63), "d": 2**64, "e": -(2**70)})
+@example({"\ud7ff": 1, "\ue000": 2, "\U00010000": 3, "\uffff": 4})
+@example(['\x00\x1f\x7f\u2028\u2029\U0001f600\b\f\n\r\t"\\/'])
+def test_fast_canonical_encoder_writes_the_same_bytes(value: Any) -> None:
+    # encode_canonical_plain (orjson, with a stdlib fallback) is what the append
+    # pipeline hashes: it must equal the stdlib canonical encoding byte for byte.
+    assert encode_canonical_plain(value) == encode_canonical(value)
+
+
+def test_fast_canonical_encoder_hands_non_plain_values_to_the_stdlib() -> None:
+    class Text(str):
+        pass
+
+    nested: Any = 1
+    for _ in range(300):  # deeper than orjson's recursion limit
+        nested = [nested]
+    for value in ({"k": Text("v")}, {"k": True, "n": 2**100}, nested):
+        expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert encode_canonical_plain(value) == expected.encode("utf-8")

@@ -5,7 +5,8 @@ contract's order before the handler sees the request:
 1. route and method (404, 405; the router),
 2. failed-auth throttle and 3. authentication (401),
 4. tenant resolution (400, 403; a denial is audited), 5. permission (403),
-6. rate limit (a later issue adds the limiter here),
+6. admission: ``Operation.admission`` (the stream cap; the rate limiter of a later
+   issue joins here),
 7. content type (415), body size (413), JSON syntax (400),
 8. query parameters (400),
 9. body schema (422) and 10. route semantics: the handler.
@@ -102,6 +103,9 @@ class Operation:
     ordering: str | None = None
     description: str = ""
     tenant_scoped: bool = True
+    # Step 6 (admission: rate limits, stream caps), run after the permission check and
+    # before the body and parameters are judged; raises RateLimited to refuse.
+    admission: Callable[[Call], None] | None = None
     extra_responses: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -148,7 +152,10 @@ def _authorise(op: Operation, request: Request, state: AppState, request_id: str
                 )
                 raise
         require_permission(principal, op.permission)
-    return Call(request, request_id, state, principal, tenant, {})
+    call = Call(request, request_id, state, principal, tenant, {})
+    if op.admission is not None:
+        op.admission(call)
+    return call
 
 
 def _prepare(op: Operation, call: Call, raw: _RawBody | None) -> None:

@@ -18,6 +18,8 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
+
 from decisiongraph.errors import FloatFoundError
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "compute_payload_hash",
     "digest_json",
     "encode_canonical",
+    "encode_canonical_plain",
     "find_float_path",
     "payload_hash_of_canonical",
     "sha256_hex",
@@ -97,6 +100,32 @@ def canonicalize_json(value: Any) -> bytes:
 def encode_canonical(value: Any) -> bytes:
     """Canonical UTF-8 JSON bytes of a value already known to hold no float."""
     return _CANONICAL_ENCODER.encode(value).encode("utf-8")
+
+
+# orjson writes exactly the canonical form (sorted keys in code-point order, ","/":"
+# separators, raw UTF-8, the same escapes) for plain JSON values. Everything else is
+# handed back to the stdlib encoder: subclasses, dataclasses and datetimes are passed
+# through to ``default``, which refuses them, and orjson itself refuses integers beyond
+# 64 bits, lone surrogates and deep nesting. Both raise TypeError.
+_ORJSON_PLAIN = orjson.OPT_SORT_KEYS | (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _not_plain(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+def encode_canonical_plain(value: Any) -> bytes:
+    """:func:`encode_canonical` of a value made only of dict (str keys), list, tuple,
+    str, int, bool and None, as the append pipeline has checked: the same bytes, about
+    ten times faster for the common payload (a property test proves the equality)."""
+    try:
+        return orjson.dumps(value, default=_not_plain, option=_ORJSON_PLAIN)
+    except TypeError:
+        return _CANONICAL_ENCODER.encode(value).encode("utf-8")
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from decisiongraph.domain.canonical import (
-    encode_canonical,
+    encode_canonical_plain,
     find_float_path,
     payload_hash_of_canonical,
     storage_payload_json,
@@ -69,8 +69,16 @@ class PreparedEvent:
 
     envelope: EventEnvelope
     payload_hash: str
-    payload_json: str
+    #: The canonical payload JSON (spec 3.1, what ``payload_hash`` is computed over);
+    #: PostgreSQL stores it as ``jsonb``, which keeps no formatting of its own input.
+    canonical_json: str
     tags_json: str
+
+    @property
+    def payload_json(self) -> str:
+        """The payload text of spec 3.3 (default separators), SQLite's stored column;
+        computed on demand because only the SQLite backend stores it."""
+        return storage_payload_json(self.envelope.payload)
 
 
 def is_storable_text(text: str) -> bool:
@@ -334,12 +342,12 @@ def prepare_event(env: EventEnvelope) -> PreparedEvent:
             f"Float found at {float_path}: write decimals as strings",
             {"errors": [{"path": float_path, "message": "float not allowed"}]},
         )
-    payload_json = storage_payload_json(payload)
-    canonical = encode_canonical(payload)
+    # The walk above proved the payload plain JSON: the fast canonical encoder applies.
+    canonical = encode_canonical_plain(payload)
     return PreparedEvent(
         envelope=env,
         payload_hash=payload_hash_of_canonical(canonical),
-        payload_json=payload_json,
+        canonical_json=canonical.decode("utf-8"),
         tags_json=storage_tags_json(env.tags),
     )
 

@@ -106,23 +106,36 @@ class StreamHub:
         with self._lock:
             return self._open.get(key_id, 0)
 
+    def _at_cap(self, key_id: str) -> RateLimited | None:
+        count = self._open.get(key_id, 0)
+        if count < self.max_per_key:
+            return None
+        return RateLimited(
+            f"This API key already has {count} open streams (the limit); close one or retry later",
+            {
+                "scope": "stream",
+                "reason": "concurrent_streams",
+                "limit": self.max_per_key,
+                "retry_after_s": _CAP_RETRY_AFTER_S,
+            },
+        )
+
+    def check_capacity(self, key_id: str) -> None:
+        """RateLimited if the key is at its cap now (the admission step of HTTP_API 1.6,
+        before parameters are judged); :meth:`acquire` checks again atomically."""
+        with self._lock:
+            refusal = self._at_cap(key_id)
+        if refusal is not None:
+            raise refusal
+
     def acquire(self, key_id: str) -> Callable[[], None]:
         """Take one of the key's stream slots; returns the (idempotent) release.
         RateLimited (``reason: concurrent_streams``) when the key is at its cap."""
         with self._lock:
-            count = self._open.get(key_id, 0)
-            if count >= self.max_per_key:
-                raise RateLimited(
-                    f"This API key already has {count} open streams (the limit); close one "
-                    "or retry later",
-                    {
-                        "scope": "stream",
-                        "reason": "concurrent_streams",
-                        "limit": self.max_per_key,
-                        "retry_after_s": _CAP_RETRY_AFTER_S,
-                    },
-                )
-            self._open[key_id] = count + 1
+            refusal = self._at_cap(key_id)
+            if refusal is not None:
+                raise refusal
+            self._open[key_id] = self._open.get(key_id, 0) + 1
         released = threading.Event()
 
         def release() -> None:

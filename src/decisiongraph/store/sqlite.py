@@ -237,7 +237,9 @@ class SQLiteEventStore(SqlEventStore):
             state = self._load_state(conn, tenant_id, keys, trace_ids, event_ids)
             plan = decide(tail, last_recorded_at, state)
             if plan.rows:
-                conn.executemany(_INSERT_SQL, [insert_row(p, e) for p, e in plan.rows])
+                conn.executemany(
+                    _INSERT_SQL, [insert_row(p, e, p.payload_json) for p, e in plan.rows]
+                )
                 last = plan.rows[-1][1]
                 conn.execute(
                     "INSERT INTO dg_tenants (tenant_id, last_log_seq, last_recorded_at) "

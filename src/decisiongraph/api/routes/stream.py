@@ -139,6 +139,12 @@ async def _frames(call: Call, follower: LogFollower) -> AsyncGenerator[bytes, No
         yield error_frame(error, call.request_id)
 
 
+def _admit(call: Call) -> None:
+    """Step 6: refuse a key already at its cap of concurrent streams (429)."""
+    assert call.principal is not None  # the route requires authentication
+    stream_hub(call.state).check_capacity(call.principal.key_id)
+
+
 async def stream_events(call: Call) -> Response:
     """Open the stream: take a slot of the key, fix the start position, then stream."""
     assert call.principal is not None  # the route requires authentication
@@ -179,6 +185,7 @@ OPERATIONS = [
         path="/api/v1/events/stream",
         summary="Live event stream (server-sent events)",
         handler=stream_events,
+        admission=_admit,
         permission=PERMISSION,
         rate_scope="stream",
         params=(
