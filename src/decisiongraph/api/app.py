@@ -18,19 +18,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from decisiongraph import __version__
 from decisiongraph.api.errors import error_response
-from decisiongraph.api.metrics import Metrics, MetricsMiddleware
-from decisiongraph.api.middleware import RequestIdMiddleware, request_id_of
+from decisiongraph.api.metrics import Metrics
+from decisiongraph.api.middleware import RequestMiddleware, request_id_of
 from decisiongraph.api.operations import Operation, make_endpoint
 from decisiongraph.api.state import AppState
 from decisiongraph.errors import MethodNotAllowed, NotFound
@@ -106,19 +105,24 @@ def _routes(operations: Sequence[Operation]) -> list[Route]:
     ]
 
 
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    # The router's own 404 (and any other framework HTTP error) in the envelope.
-    request_id = request_id_of(request.scope)
-    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
-    if status == 404:
-        return error_response(
-            NotFound(f"No route {request.url.path}; see /api/v1/openapi.json"), request_id
-        )
-    return error_response(exc, request_id)
+async def _no_route(scope: Scope, receive: Receive, send: Send) -> None:
+    """The router's default app: an unlisted path is 404 in the envelope."""
+    if scope["type"] != "http":
+        return
+    error = NotFound(f"No route {scope['path']}; see /api/v1/openapi.json")
+    await error_response(error, request_id_of(scope))(scope, receive, send)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    return error_response(exc, request_id_of(request.scope))
+class _ServiceApp(FastAPI):
+    """The FastAPI app with ONE middleware, :class:`RequestMiddleware`, around the
+    router (request id, headers, last-resort 500 envelope, metrics) instead of the
+    framework's default stack; errors are enveloped by the routes and the router's
+    default app, so exception handlers are not needed."""
+
+    observe: Callable[[str, str, int, float], None] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestMiddleware(self.router, self.observe)
 
 
 def _build_state(settings: ServiceSettings, store: SqlEventStore) -> AppState:
@@ -129,6 +133,7 @@ def _build_state(settings: ServiceSettings, store: SqlEventStore) -> AppState:
         authenticator=Authenticator(store),
         audit=AuditLog(store),
         cursors=codec,
+        executor=ThreadPoolExecutor(settings.request_threads, thread_name_prefix="dg-request"),
     )
 
 
@@ -166,13 +171,16 @@ def create_app(
         )
         try:
             app.state.dg = _build_state(settings, active)
-            with metrics.serving(app.state.dg), _projector_thread(settings, active):
-                yield
+            try:
+                with metrics.serving(app.state.dg), _projector_thread(settings, active):
+                    yield
+            finally:
+                app.state.dg.executor.shutdown(wait=True)
         finally:
             if owned:
                 active.close()
 
-    app = FastAPI(
+    app = _ServiceApp(
         title="DecisionGraph",
         version=__version__,
         openapi_url=None,
@@ -182,8 +190,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.router.routes.extend(_routes(all_operations()))
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.router.default = _no_route
+    app.observe = metrics.observe_request
     return app

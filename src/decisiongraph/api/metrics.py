@@ -23,14 +23,12 @@ dictionary lookups and two increments (label children are cached).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from decisiongraph.errors import DecisionGraphError
 from decisiongraph.projections.engine import PROJECTION_NAMES
@@ -41,7 +39,7 @@ from decisiongraph.store.observer import AppendRecord, ReadRecord, StoreObserver
 if TYPE_CHECKING:
     from decisiongraph.api.state import AppState
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["Metrics"]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -88,7 +86,7 @@ class Metrics:
         self._append_children: dict[tuple[str, ...], Counter] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one finished request (called by :class:`MetricsMiddleware`)."""
+        """Count one finished request (the app's ``RequestMiddleware`` calls it)."""
         key = (route, method, status)
         children = self._request_children.get(key)
         if children is None:
@@ -226,43 +224,3 @@ class _LagCollector:
         families["dg_tenants"].add_metric([], len(healths))
         families["dg_projection_health_up"].add_metric([], 1)
         return list(families.values())
-
-
-def _route_template(scope: Scope) -> str:
-    """The path template of the matched route: the router leaves the matched route
-    (Starlette) or its endpoint (FastAPI's router; the app's per-path endpoint has the
-    template as ``path``) in the shared scope; nothing matched is ``unmatched``."""
-    for key in ("route", "endpoint"):
-        template = getattr(scope.get(key), "path", None)
-        if isinstance(template, str):
-            return template
-    return "unmatched"
-
-
-class MetricsMiddleware:
-    """Counts every HTTP response by route template, method and status, and times it
-    to the end of its body (for a stream: its whole life)."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # an exception before the response start becomes a 500
-
-        async def send_counted(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_counted)
-        finally:
-            route = _route_template(scope)
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            self.metrics.observe_request(route, method, status, time.perf_counter() - started)

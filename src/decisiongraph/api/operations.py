@@ -19,13 +19,13 @@ streaming handlers are ``async`` and return a Response.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -203,7 +203,10 @@ def make_endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             raw = None
             if has_body:
                 raw = await _read_bounded(request, getattr(state.settings, op.body_limit))
-            outcome = await run_in_threadpool(run_sync, request, state, request_id, raw)
+            loop = asyncio.get_running_loop()
+            outcome = await loop.run_in_executor(
+                state.executor, run_sync, request, state, request_id, raw
+            )
             if not is_async:
                 return outcome  # type: ignore[no-any-return]
             return await op.handler(outcome)  # type: ignore[no-any-return,misc]

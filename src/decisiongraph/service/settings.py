@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)
     projector: bool = Field(True, description="Run a projection worker inside the server.")
     pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connections per pool.")
+    request_threads: int = Field(
+        32, ge=1, le=512, description="Worker threads running the blocking part of requests."
+    )
 
     # Body limits (HTTP_API 1.3; an accepted deviation of the service only, spec 12.2).
     max_event_bytes: int = Field(MIB, ge=1024)
