@@ -68,6 +68,8 @@ class Call:
     tenant: str
     params: dict[str, Any]
     body: Any = None
+    #: Bytes of the request body as received (0 without a body).
+    body_size: int = 0
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -166,6 +168,7 @@ def _prepare(op: Operation, call: Call, raw: _RawBody | None) -> None:
             limit = getattr(call.state.settings, op.body_limit)
             raise PayloadTooLarge(f"The body is larger than {limit} bytes", {"limit_bytes": limit})
         call.body = parse_json(raw.data)
+        call.body_size = len(raw.data)
     call.params = parse_query(call.request.query_params, op.params)
 
 

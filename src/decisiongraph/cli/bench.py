@@ -16,6 +16,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from decisiongraph.cli.bench_api import api_command
 from decisiongraph.cli.bench_projector import projector_command
 from decisiongraph.cli.bench_report import report_bench
 from decisiongraph.cli.bench_store import (
@@ -88,6 +89,7 @@ def store(
 
 #: ``bench projector``: options, measuring and tables live in its own module.
 bench_app.command("projector")(projector_command)
+bench_app.command("api")(api_command)
 
 
 def render_report(report: dict[str, Any], console: Console) -> None:

@@ -61,7 +61,7 @@ def _encoded_size(item: Any) -> int:
         return len(text.encode("utf-8", "surrogatepass"))
 
 
-def _batch_items(body: Any, settings: ServiceSettings) -> tuple[list[Any], bool]:
+def _batch_items(body: Any, body_size: int, settings: ServiceSettings) -> tuple[list[Any], bool]:
     """The ``events`` and ``atomic`` of a batch body, after the limits (413) and the
     body's own shape (422)."""
     if not isinstance(body, dict):
@@ -85,9 +85,10 @@ def _batch_items(body: Any, settings: ServiceSettings) -> tuple[list[Any], bool]
             {"limit_events": settings.max_batch_events},
         )
     limit = settings.max_event_bytes
-    # Every event is within the limit when all of them together are (the usual case,
-    # one encoder call); otherwise find the first one beyond it.
-    if _encoded_size(items) - len(items) - 1 <= limit:
+    # An event's compact encoding is never longer than its text in the body, so every
+    # event is within the limit when the whole body is (the usual case: no encoding),
+    # or when all events encoded together are; otherwise find the first one beyond it.
+    if body_size <= limit or _encoded_size(items) - len(items) - 1 <= limit:
         return items, atomic
     for index, item in enumerate(items):
         if _encoded_size(item) > limit:
@@ -138,7 +139,7 @@ def _append_each(
 def append_batch(call: Call) -> Result:
     """Append the events of a batch in index order: atomic (201, or the first failing
     event's error with ``details.index``) or each on its own (207)."""
-    items, atomic = _batch_items(call.body, call.state.settings)
+    items, atomic = _batch_items(call.body, call.body_size, call.state.settings)
     envelopes = [envelope_from_body(item, f"$.events[{i}]") for i, item in enumerate(items)]
     store = call.state.store
     if not atomic:
