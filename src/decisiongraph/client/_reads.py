@@ -9,7 +9,6 @@ embedded façade projecting right after each append (HTTP_API 1.8).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import OrderedDict
 
@@ -101,11 +100,7 @@ class ReadMethods:
         if data.get("summary") is None:
             raise NotFound(f"Trace {trace_id!r} has no summary", {"resource": "trace"})
         summary = trace_summary_from_dict(data["summary"])
-        return dataclasses.replace(
-            summary,
-            primary_entity_type=summary.primary_entity_type or "",
-            primary_entity_id=summary.primary_entity_id or "",
-        )
+        return summary.as_reference()
 
     def list_traces(
         self,

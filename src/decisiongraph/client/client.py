@@ -12,12 +12,10 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import httpx
 
-from decisiongraph.client._builders import EventHelpers
 from decisiongraph.client._convert import (
     AppendResult,
     BatchItem,
@@ -31,10 +29,9 @@ from decisiongraph.client._http import QueryValue, Transport
 from decisiongraph.client._reads import ReadMethods
 from decisiongraph.client._sse import iter_frames
 from decisiongraph.client._traces import TraceLog
-from decisiongraph.client._values import ActorLike, SourceLike, as_actor, as_source
-from decisiongraph.domain.clock import now_rfc3339
 from decisiongraph.domain.envelope import EventEnvelope, StoredEvent
 from decisiongraph.domain.ids import generate_event_id
+from decisiongraph.domain.payload_builders import EventMethods
 from decisiongraph.query.models import EventPage
 
 __all__ = ["DEFAULT_READ_WAIT_MS", "DEFAULT_TIMEOUT_S", "Client"]
@@ -61,7 +58,7 @@ def _json_or_none(text: str) -> Any:
         return None  # judged as an error without an envelope
 
 
-class Client(EventHelpers, ReadMethods):
+class Client(EventMethods, ReadMethods):
     """One tenant of a DecisionGraph service (HTTP_API.md), with the embedded
     ``DecisionGraph``'s methods.
 
@@ -109,17 +106,6 @@ class Client(EventHelpers, ReadMethods):
         """Close the HTTP connections (unless the ``httpx.Client`` was passed in)."""
         self._transport.close()
 
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"Client({self.base_url!r}, tenant={self._tenant!r})"
 
@@ -151,43 +137,17 @@ class Client(EventHelpers, ReadMethods):
                 self._accepted(item.event)
         return items
 
-    def append_event(
-        self,
-        trace_id: str,
-        event_type: str,
-        payload: Mapping[str, Any],
-        source: SourceLike,
-        actor: ActorLike,
-        idempotency_key: str | None = None,
-        correlation_id: str | None = None,
-        causation_event_id: str | None = None,
-        schema_version: int = 1,
-        tags: Sequence[str] | None = None,
-        occurred_at: str | None = None,
-    ) -> StoredEvent:
-        """Append the next event of ``trace_id`` (its trace_seq read from the log; the
-        default idempotency key is ``{event_type}:{trace_id}:{trace_seq}``). A valid
-        idempotent reuse returns the stored event."""
-        trace_seq = self._traces.next_trace_seq(trace_id)
-        envelope = EventEnvelope(
-            event_id=generate_event_id(),
-            trace_id=trace_id,
-            trace_seq=trace_seq,
-            event_type=event_type,
-            occurred_at=occurred_at if occurred_at is not None else now_rfc3339(),
-            source=as_source(source),
-            actor=as_actor(actor),
-            idempotency_key=(
-                idempotency_key
-                if idempotency_key is not None
-                else f"{event_type}:{trace_id}:{trace_seq}"
-            ),
-            payload=dict(payload),
-            correlation_id=correlation_id,
-            causation_event_id=causation_event_id,
-            schema_version=schema_version,
-            tags=tuple(tags or ()),
-        )
+    # append_event and the typed event helpers (start_trace ... commit_action) come
+    # from EventMethods, as in the embedded DecisionGraph; these hooks send through
+    # POST /events, with the trace_seq read from the log.
+
+    def _next_trace_seq(self, trace_id: str) -> int:
+        return self._traces.next_trace_seq(trace_id)
+
+    def _new_event_id(self) -> str:
+        return generate_event_id()  # looked up here at call time: tests pin event ids
+
+    def _append_envelope(self, envelope: EventEnvelope) -> StoredEvent:
         return self.append(envelope).event
 
     # --------------------------------------------------------------- event log

@@ -9,7 +9,7 @@ part of ``to_dict()``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from decisiongraph.domain.envelope import StoredEvent
@@ -60,6 +60,15 @@ class TraceSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # flat: every field, in declaration order
+
+    def as_reference(self) -> TraceSummary:
+        """The summary as the reference library's ``get_trace_summary`` returns it
+        (spec 5): a missing primary entity type or id reads as ``""``."""
+        return replace(
+            self,
+            primary_entity_type=self.primary_entity_type or "",
+            primary_entity_id=self.primary_entity_id or "",
+        )
 
 
 @dataclass(frozen=True, slots=True)

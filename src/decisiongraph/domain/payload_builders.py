@@ -1,48 +1,70 @@
-"""The façade's event helpers (spec 2, 9): ``start_trace`` ... ``commit_action``.
+"""The façade's typed event methods (spec 2, 9), written once for every surface.
 
-Same signatures, defaults, payloads and idempotency keys as
-:class:`decisiongraph.service.facade.DecisionGraph`; each builds the reference payload
-and hands it to ``append_event``, which the concrete client implements. The payload
-code is a copy of the façade's (the client may not import the service layer); the
-parity tests run one scenario through both and compare the stored events.
+``EventMethods`` turns the typed arguments of ``append_event``, ``start_trace`` ...
+``commit_action`` into envelopes with the reference payloads. The embedded
+``DecisionGraph`` and the HTTP ``Client`` inherit it and only implement the three storage
+hooks and ``close``, so both give the same payloads, defaults and idempotency keys by construction.
+An optional payload key is left out when its argument is empty (``context``, ``summary``,
+``violations``, ``explanation``, ``evidence``) or None (``reason``, ``similarity_score``,
+``external_reference``, ``error``), never written as null. Pure: stdlib and domain only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-from decisiongraph.client._values import ActorLike, SourceLike, as_actor, entity_json, plain
-from decisiongraph.domain.envelope import StoredEvent
-from decisiongraph.domain.event_types import (
-    EVENT_TYPE_ACTION_COMMITTED,
-    EVENT_TYPE_ACTION_PROPOSED,
-    EVENT_TYPE_APPROVAL_RECORDED,
-    EVENT_TYPE_ENTITY_OBSERVED,
-    EVENT_TYPE_EXCEPTION_REQUESTED,
-    EVENT_TYPE_INPUT_OBSERVED,
-    EVENT_TYPE_POLICY_EVALUATED,
-    EVENT_TYPE_PRECEDENT_CITED,
-    EVENT_TYPE_TRACE_FINISHED,
-    EVENT_TYPE_TRACE_STARTED,
-)
+from decisiongraph.domain import event_types as et
+from decisiongraph.domain import values as v
+from decisiongraph.domain.clock import now_rfc3339
+from decisiongraph.domain.envelope import EventEnvelope, StoredEvent
 from decisiongraph.domain.ids import generate_trace_id
-from decisiongraph.domain.values import (
-    ApprovalSubject,
-    Change,
-    EntityRef,
-    EvidenceRef,
-    Fact,
-    PolicyRef,
-    SourceObjectRef,
-    Violation,
+from decisiongraph.domain.payload_values import (
+    ActorLike,
+    SourceLike,
+    as_actor,
+    as_source,
+    default_idempotency_key,
+    entity_json,
+    finish_key,
+    plain,
+    start_key,
 )
 
-__all__ = ["EventHelpers"]
+__all__ = ["EventMethods"]
 
 
-class EventHelpers:
-    """The typed event helpers over an abstract ``append_event``."""
+class EventMethods:
+    """``append_event`` and the typed event helpers over three storage hooks, and the
+    context-manager protocol over ``close``."""
+
+    def close(self) -> None:
+        """Release what the surface holds (its store or its HTTP connections)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _next_trace_seq(self, trace_id: str) -> int:
+        """The trace_seq the next event of ``trace_id`` takes."""
+        raise NotImplementedError
+
+    def _new_event_id(self) -> str:
+        """A fresh event id (each surface resolves its own generator)."""
+        raise NotImplementedError
+
+    def _append_envelope(self, envelope: EventEnvelope) -> StoredEvent:
+        """Append ``envelope``; the stored event (the first one on an idempotent reuse)."""
+        raise NotImplementedError
 
     def append_event(
         self,
@@ -58,13 +80,37 @@ class EventHelpers:
         tags: Sequence[str] | None = None,
         occurred_at: str | None = None,
     ) -> StoredEvent:
-        raise NotImplementedError
+        """Append the next event of ``trace_id`` (its trace_seq is the trace's next one;
+        the default idempotency key is ``{event_type}:{trace_id}:{trace_seq}``; the
+        default ``occurred_at`` is now). A valid idempotent reuse returns the stored
+        event."""
+        trace_seq = self._next_trace_seq(trace_id)
+        envelope = EventEnvelope(
+            event_id=self._new_event_id(),
+            trace_id=trace_id,
+            trace_seq=trace_seq,
+            event_type=event_type,
+            occurred_at=occurred_at if occurred_at is not None else now_rfc3339(),
+            source=as_source(source),
+            actor=as_actor(actor),
+            idempotency_key=(
+                idempotency_key
+                if idempotency_key is not None
+                else default_idempotency_key(event_type, trace_id, trace_seq)
+            ),
+            payload=dict(payload),
+            correlation_id=correlation_id,
+            causation_event_id=causation_event_id,
+            schema_version=schema_version,
+            tags=tuple(tags or ()),
+        )
+        return self._append_envelope(envelope)
 
     def start_trace(
         self,
         workflow: str,
         title: str,
-        primary_entity: EntityRef | Mapping[str, Any],
+        primary_entity: v.EntityRef | Mapping[str, Any],
         source: SourceLike,
         actor: ActorLike,
         context: Mapping[str, str] | None = None,
@@ -84,11 +130,11 @@ class EventHelpers:
             payload["context"] = dict(context)
         self.append_event(
             trace_id,
-            EVENT_TYPE_TRACE_STARTED,
+            et.EVENT_TYPE_TRACE_STARTED,
             payload,
             source,
             actor,
-            idempotency_key=f"start:{trace_id}",
+            idempotency_key=start_key(trace_id),
             occurred_at=occurred_at,
         )
         return trace_id
@@ -103,17 +149,18 @@ class EventHelpers:
         *,
         occurred_at: str | None = None,
     ) -> StoredEvent:
-        """Finish a trace (``success``, ``failure``, ``abandoned``); key ``finish:{trace_id}``."""
+        """Finish a trace (``success``, ``failure``, ``abandoned``); key ``finish:{trace_id}``.
+        Nothing can be appended to the trace afterwards."""
         payload: dict[str, Any] = {"outcome": outcome}
         if summary:
             payload["summary"] = summary
         return self.append_event(
             trace_id,
-            EVENT_TYPE_TRACE_FINISHED,
+            et.EVENT_TYPE_TRACE_FINISHED,
             payload,
             source,
             actor,
-            idempotency_key=f"finish:{trace_id}",
+            idempotency_key=finish_key(trace_id),
             occurred_at=occurred_at,
         )
 
@@ -121,8 +168,8 @@ class EventHelpers:
         self,
         trace_id: str,
         input_id: str,
-        input_source: SourceObjectRef | Mapping[str, Any],
-        facts: Sequence[Fact | Mapping[str, Any]],
+        input_source: v.SourceObjectRef | Mapping[str, Any],
+        facts: Sequence[v.Fact | Mapping[str, Any]],
         source: SourceLike,
         actor: ActorLike,
         **options: Any,
@@ -130,15 +177,15 @@ class EventHelpers:
         """Record an input read from ``input_source`` with its facts (InputObserved)."""
         payload = {"input_id": input_id, "source": plain(input_source), "facts": plain(facts)}
         return self.append_event(
-            trace_id, EVENT_TYPE_INPUT_OBSERVED, payload, source, actor, **options
+            trace_id, et.EVENT_TYPE_INPUT_OBSERVED, payload, source, actor, **options
         )
 
     def observe_entity(
         self,
         trace_id: str,
-        entity: EntityRef | Mapping[str, Any],
+        entity: v.EntityRef | Mapping[str, Any],
         role: str,
-        facts: Sequence[Fact | Mapping[str, Any]],
+        facts: Sequence[v.Fact | Mapping[str, Any]],
         source: SourceLike,
         actor: ActorLike,
         **options: Any,
@@ -146,18 +193,18 @@ class EventHelpers:
         """Record an entity (``role`` primary or related) with its facts (EntityObserved)."""
         payload = {"entity": plain(entity), "role": role, "facts": plain(facts)}
         return self.append_event(
-            trace_id, EVENT_TYPE_ENTITY_OBSERVED, payload, source, actor, **options
+            trace_id, et.EVENT_TYPE_ENTITY_OBSERVED, payload, source, actor, **options
         )
 
     def evaluate_policy(
         self,
         trace_id: str,
-        policy: PolicyRef | Mapping[str, Any],
+        policy: v.PolicyRef | Mapping[str, Any],
         inputs: Sequence[Any],
         decision: str,
         source: SourceLike,
         actor: ActorLike,
-        violations: Sequence[Violation | Mapping[str, Any]] | None = None,
+        violations: Sequence[v.Violation | Mapping[str, Any]] | None = None,
         explanation: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> StoredEvent:
@@ -172,18 +219,18 @@ class EventHelpers:
         if explanation:
             payload["explanation"] = dict(explanation)
         return self.append_event(
-            trace_id, EVENT_TYPE_POLICY_EVALUATED, payload, source, actor, **options
+            trace_id, et.EVENT_TYPE_POLICY_EVALUATED, payload, source, actor, **options
         )
 
     def request_exception(
         self,
         trace_id: str,
         exception_id: str,
-        policy: PolicyRef | Mapping[str, Any],
+        policy: v.PolicyRef | Mapping[str, Any],
         reason: str,
         source: SourceLike,
         actor: ActorLike,
-        evidence: Sequence[EvidenceRef | Mapping[str, Any]] | None = None,
+        evidence: Sequence[v.EvidenceRef | Mapping[str, Any]] | None = None,
         **options: Any,
     ) -> StoredEvent:
         """Request an exception to ``policy`` (ExceptionRequested)."""
@@ -195,20 +242,20 @@ class EventHelpers:
         if evidence:
             payload["evidence"] = plain(list(evidence))
         return self.append_event(
-            trace_id, EVENT_TYPE_EXCEPTION_REQUESTED, payload, source, actor, **options
+            trace_id, et.EVENT_TYPE_EXCEPTION_REQUESTED, payload, source, actor, **options
         )
 
     def record_approval(
         self,
         trace_id: str,
         approval_id: str,
-        subject: ApprovalSubject | Mapping[str, Any],
+        subject: v.ApprovalSubject | Mapping[str, Any],
         approver: ActorLike,
         decision: str,
         source: SourceLike,
         actor: ActorLike,
         reason: str | None = None,
-        evidence: Sequence[EvidenceRef | Mapping[str, Any]] | None = None,
+        evidence: Sequence[v.EvidenceRef | Mapping[str, Any]] | None = None,
         **options: Any,
     ) -> StoredEvent:
         """Record an approval (``approved`` or ``rejected``) of an exception or action."""
@@ -223,7 +270,7 @@ class EventHelpers:
         if evidence:
             payload["evidence"] = plain(list(evidence))
         return self.append_event(
-            trace_id, EVENT_TYPE_APPROVAL_RECORDED, payload, source, actor, **options
+            trace_id, et.EVENT_TYPE_APPROVAL_RECORDED, payload, source, actor, **options
         )
 
     def cite_precedent(
@@ -241,7 +288,7 @@ class EventHelpers:
         if similarity_score is not None:
             payload["similarity_score"] = similarity_score
         return self.append_event(
-            trace_id, EVENT_TYPE_PRECEDENT_CITED, payload, source, actor, **options
+            trace_id, et.EVENT_TYPE_PRECEDENT_CITED, payload, source, actor, **options
         )
 
     def propose_action(
@@ -249,9 +296,9 @@ class EventHelpers:
         trace_id: str,
         action_id: str,
         action_type: str,
-        target_entity: EntityRef | Mapping[str, Any],
+        target_entity: v.EntityRef | Mapping[str, Any],
         target_system: str,
-        changes: Sequence[Change | Mapping[str, Any]],
+        changes: Sequence[v.Change | Mapping[str, Any]],
         source: SourceLike,
         actor: ActorLike,
         **options: Any,
@@ -265,7 +312,7 @@ class EventHelpers:
             "changes": plain(list(changes)),
         }
         return self.append_event(
-            trace_id, EVENT_TYPE_ACTION_PROPOSED, payload, source, actor, **options
+            trace_id, et.EVENT_TYPE_ACTION_PROPOSED, payload, source, actor, **options
         )
 
     def commit_action(
@@ -286,5 +333,5 @@ class EventHelpers:
         if error is not None:
             payload["error"] = error
         return self.append_event(
-            trace_id, EVENT_TYPE_ACTION_COMMITTED, payload, source, actor, **options
+            trace_id, et.EVENT_TYPE_ACTION_COMMITTED, payload, source, actor, **options
         )
