@@ -23,6 +23,7 @@ from decisiongraph.domain.canonical import (
     digest_json,
     encode_canonical,
     encode_canonical_plain,
+    parsed_payload_hash,
 )
 from decisiongraph.errors import FloatFoundError
 from tests.property.profiles import property_settings
@@ -270,6 +271,24 @@ def test_fast_canonical_encoder_writes_the_same_bytes(value: Any) -> None:
     # encode_canonical_plain (orjson, with a stdlib fallback) is what the append
     # pipeline hashes: it must equal the stdlib canonical encoding byte for byte.
     assert encode_canonical_plain(value) == encode_canonical(value)
+
+
+@property_settings(200)
+@given(json_values)
+def test_parsed_payload_hash_equals_the_reference_hash(value: Any) -> None:
+    assert parsed_payload_hash(value) == compute_payload_hash(value)
+
+
+def test_parsed_payload_hash_raises_like_the_reference_on_floats() -> None:
+    payload = {"a": [1, {"b": 2.5}]}
+    with pytest.raises(FloatFoundError) as raised:
+        parsed_payload_hash(payload)
+    with pytest.raises(FloatFoundError) as reference:
+        compute_payload_hash(payload)
+    assert (raised.value.message, raised.value.details) == (
+        reference.value.message,
+        reference.value.details,
+    )
 
 
 def test_fast_canonical_encoder_hands_non_plain_values_to_the_stdlib() -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "encode_canonical",
     "encode_canonical_plain",
     "find_float_path",
+    "parsed_payload_hash",
     "payload_hash_of_canonical",
     "sha256_hex",
     "sha256_prefixed",
@@ -148,6 +149,31 @@ def payload_hash_of_canonical(canonical: bytes) -> str:
 def compute_payload_hash(payload: Any) -> str:
     """``payload_hash`` of spec 3.2: ``sha256:`` + hex of the canonical payload JSON."""
     return payload_hash_of_canonical(canonicalize_json(payload))
+
+
+def _plain_without_float(value: Any) -> bool:
+    """True if ``value`` is made only of dict, list, tuple, str, int, bool and None (no
+    float, nothing else); no paths are built, so this is cheap."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif not (item is None or isinstance(item, str | int)):  # floats, and the rest
+            return False
+    return True
+
+
+def parsed_payload_hash(payload: Any) -> str:
+    """:func:`compute_payload_hash`, exactly (the same hash, the same
+    :class:`FloatFoundError`), through the fast canonical encoder when the payload is
+    plain JSON without floats, as every payload parsed from stored text is. The
+    projector checks every stored event's hash with it (spec 6.2 step 1)."""
+    if not _plain_without_float(payload):
+        return compute_payload_hash(payload)  # the exact slow path; floats raise here
+    return payload_hash_of_canonical(encode_canonical_plain(payload))
 
 
 def digest_json(value: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from decisiongraph.domain.canonical import compute_payload_hash
+from decisiongraph.domain.canonical import parsed_payload_hash
 from decisiongraph.domain.envelope import StoredEvent
 from decisiongraph.errors import Conflict, DecisionGraphError, EventSequenceInvalid
 from decisiongraph.projections.graph import EdgeRow, NodeRow, graph_rows
@@ -70,7 +70,7 @@ def check_events(
     """
     for index, event in enumerate(events):
         try:
-            actual_hash = compute_payload_hash(event.payload)
+            actual_hash = parsed_payload_hash(event.payload)
         except DecisionGraphError as error:  # the stored payload text no longer parses
             return list(events[:index]), Failure.of(event, error)
         if actual_hash != event.payload_hash:
