@@ -63,13 +63,19 @@ class SseReader:
             frame.fields[name] = value[1:] if value.startswith(" ") else value
         return None
 
+    def next_fields(self) -> dict[str, str]:
+        """The fields of the next frame (which must come)."""
+        frame = self.next_frame()
+        assert frame is not None, "the stream ended"
+        return frame.fields
+
     def events(self, count: int) -> list[Frame]:
         """The next ``count`` event frames (heartbeats skipped)."""
         frames: list[Frame] = []
         while len(frames) < count:
             frame = self.next_frame()
             assert frame is not None, f"the stream ended after {len(frames)} of {count} events"
-            if "id" in frame.fields or "event" in frame.fields:
+            if "data" in frame.fields:  # event frames (not the opening frame, heartbeats)
                 frames.append(frame)
         return frames
 

@@ -63,8 +63,7 @@ def test_frames_catch_up_then_live(server: StreamServer) -> None:
         assert headers["content-type"] == "text/event-stream"
         assert headers["cache-control"] == "no-store"
         assert len(headers["x-request-id"]) == 32
-        first = reader.next_frame()
-        assert first == Frame({"retry": "5000"})
+        assert reader.next_fields() == {"retry": "5000", "id": "0"}
         caught_up = reader.events(30)
         seed(server, "new-", 5)  # 31..45, while the stream waits
         server.store.append(TENANT, make_envelope("single", 0))  # 46
@@ -100,13 +99,17 @@ def test_start_positions(server: StreamServer) -> None:
     seed(server, "a-", 2)  # 1..6
     # Default: the tenant tail, so only later events come.
     with server.stream() as reader:
-        assert reader.next_frame() == Frame({"retry": "5000"})
+        # The opening frame names the start position as its id, so a client that saw
+        # no event yet resumes there (Last-Event-ID), not at a later tail.
+        assert reader.next_frame() == Frame({"retry": "5000", "id": "6"})
         server.append([make_envelope("b", 0)])
         assert [f.id for f in reader.events(1)] == [7]
     with server.stream({"since_log_seq": 4}) as reader:
+        assert reader.next_frame() == Frame({"retry": "5000", "id": "4"})
         assert [f.id for f in reader.events(3)] == [5, 6, 7]
     # Last-Event-ID overrides since_log_seq; an empty one is no header.
     with server.stream({"since_log_seq": 0}, **{"Last-Event-ID": "5"}) as reader:
+        assert reader.next_frame() == Frame({"retry": "5000", "id": "5"})
         assert [f.id for f in reader.events(2)] == [6, 7]
     with server.stream({"since_log_seq": 6}, **{"Last-Event-ID": ""}) as reader:
         assert [f.id for f in reader.events(1)] == [7]
@@ -142,7 +145,7 @@ def test_big_integers_in_frames(server: StreamServer) -> None:
 
 def test_heartbeats_when_idle(start: Start) -> None:
     with start(stream_heartbeat_s=0.1) as server, server.stream() as reader:
-        assert reader.next_frame() == Frame({"retry": "5000"})
+        assert reader.next_fields()["retry"] == "5000"
         for _ in range(3):
             assert reader.next_frame() == Frame({}, ["heartbeat"])
         server.append([make_envelope("x", 0)])
@@ -159,7 +162,7 @@ def test_maximum_duration_ends_the_stream(start: Start) -> None:
         frames = []
         while (frame := reader.next_frame()) is not None:
             frames.append(frame)
-        assert frames[0] == Frame({"retry": "5000"})
+        assert frames[0].fields["retry"] == "5000"
         assert all(f.fields.get("event") != "error" for f in frames)
         # The slot is free again.
         wait_until(lambda: stream_hub(server.state).open_streams(server.key_ids["reader"][1]) == 0)
@@ -178,7 +181,7 @@ def test_revoked_key_ends_the_stream_with_an_error(start: Start) -> None:
     with start(stream_auth_recheck_s=0.1) as server:
         server.add_key("doomed")
         with server.stream(name="doomed") as reader:
-            assert reader.next_frame() == Frame({"retry": "5000"})
+            assert reader.next_fields()["retry"] == "5000"
             account_id, key_id = server.key_ids["doomed"]
             Accounts(server.store).revoke_key(account_id, key_id)
             frame = _error_frame(reader)
@@ -189,7 +192,7 @@ def test_revoked_key_ends_the_stream_with_an_error(start: Start) -> None:
 
 def test_shutdown_ends_streams_with_an_error(server: StreamServer) -> None:
     with server.stream() as reader:
-        assert reader.next_frame() == Frame({"retry": "5000"})
+        assert reader.next_fields()["retry"] == "5000"
         shutdown_streams(server.state)
         body = json.loads(_error_frame(reader).fields["data"])
     assert body["error"]["code"] == "unavailable"
@@ -227,12 +230,12 @@ def test_concurrent_streams_per_key_are_capped(server: StreamServer) -> None:
         error_of(bad_param, 429, "rate_limited")
         # Another key has its own slots.
         with server.stream(name="writer") as reader:
-            assert reader.next_frame() == Frame({"retry": "5000"})
+            assert reader.next_fields()["retry"] == "5000"
         # Closing a stream frees its slot.
         opened[0].close()
         wait_until(lambda: hub.open_streams(key_id) == 4)
         with server.stream() as reader:
-            assert reader.next_frame() == Frame({"retry": "5000"})
+            assert reader.next_fields()["retry"] == "5000"
     wait_until(lambda: hub.open_streams(key_id) == 0)
 
 
@@ -289,7 +292,7 @@ def test_a_client_too_slow_is_disconnected(start: Start) -> None:
         assert 0 < received < 20 * len(blob)
         # The server is fine: a new stream of the same key opens.
         with server.stream() as reader:
-            assert reader.next_frame() == Frame({"retry": "5000"})
+            assert reader.next_fields()["retry"] == "5000"
 
 
 def test_events_committed_by_another_process_reach_the_stream(
@@ -303,7 +306,7 @@ def test_events_committed_by_another_process_reach_the_stream(
         other = open_store(api_store_url)
         try:
             with server.stream() as reader:
-                assert reader.next_frame() == Frame({"retry": "5000"})
+                assert reader.next_fields()["retry"] == "5000"
                 for i in range(3):
                     other.append(TENANT, make_envelope(f"far-{i}", 0))
                     assert [f.id for f in reader.events(1)] == [i + 1]

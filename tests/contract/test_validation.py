@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from decisiongraph.domain.envelope import ActorRef, EventEnvelope, SourceRef
+from decisiongraph.errors import DecisionGraphError
 from decisiongraph.store.base import SqlEventStore
 from tests.contract.spec_tables import (
     EVENT_TYPES,
@@ -265,6 +266,34 @@ def test_payload_that_json_dumps_refuses_is_invalid_argument(
         recursed = True  # json.dumps reports a circular payload as ValueError
     if recursed:
         pytest.fail("append recursed without end instead of raising DG_ERR_INVALID_ARGUMENT")
+
+
+def test_deep_nesting_is_accepted_or_invalid_argument_never_a_crash(
+    store: SqlEventStore,
+) -> None:
+    # Around the interpreter's recursion limit the checks, the canonical encoder and
+    # the stored-text encoder give up at different depths; whichever gives up, the
+    # append is refused with the library's code inside the pipeline, never later in
+    # the database write (where a group commit would fail other writers too).
+    outcomes = set()
+    for depth in range(900, 1060, 4):
+        nested: Any = "leaf"
+        for _ in range(depth):
+            nested = [nested]
+        envelope = probe(trace_id=f"deep-{depth}", payload=with_extra(x=nested))
+        envelope = dataclasses.replace(
+            envelope,
+            trace_seq=0,
+            event_type="TraceStarted",
+            payload={**MINIMAL_PAYLOADS["TraceStarted"], "x": nested},
+        )
+        try:
+            store.append(TENANT, envelope)
+            outcomes.add("accepted")
+        except DecisionGraphError as error:
+            outcomes.add(error.code)
+    # Accepted below the limit, the library's code beyond it (the sweep reaches it).
+    assert outcomes == {"accepted", INVALID_ARGUMENT}
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=str)

@@ -215,6 +215,7 @@ def test_sigterm_during_a_burst_keeps_every_acknowledged_event_and_ends_streams(
     assert len(logged) - len(acknowledged) <= len(threads)
 
     assert frames[0] == "retry: 5000"
+    assert frames[1].startswith("id: ")
     closing = frames[frames.index("event: error") + 1]
     assert closing.startswith("data: ")
     assert json.loads(closing[6:])["error"]["details"]["reason"] == "shutdown"

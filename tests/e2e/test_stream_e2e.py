@@ -58,7 +58,7 @@ def _read(client: httpx.Client, count: int, **headers: str) -> list[Frame]:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"] == "text/event-stream"
         reader = SseReader(response)
-        assert reader.next_frame() == Frame({"retry": "5000"})
+        assert reader.next_fields()["retry"] == "5000"
         return reader.events(count)
 
 

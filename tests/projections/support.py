@@ -122,7 +122,7 @@ def _rows(tenant: str, envelopes: Sequence[EventEnvelope], first_log_seq: int) -
             schema_version=envelope.schema_version,
             tags=envelope.tags,
         )
-        rows.append(insert_row(prepared, stored, prepared.payload_json))
+        rows.append(insert_row(prepared, stored))
     return rows
 
 

@@ -60,6 +60,11 @@ API_CODES: tuple[str, ...] = tuple(code for code, _ in _BY_LIBRARY_CODE.values()
 
 _LIBRARY_BY_API_CODE = {api: lib for lib, (api, _) in _BY_LIBRARY_CODE.items()}
 
+_STORAGE_MESSAGE = (
+    "The database failed or is unreachable; retry later (resending an append with the "
+    "same idempotency key is safe)"
+)
+
 # Seconds a client should wait before retrying a 503.
 _RETRY_AFTER_S = 1
 
@@ -84,6 +89,9 @@ def error_body(error: DecisionGraphError) -> dict[str, Any]:
     code, status = _BY_LIBRARY_CODE.get(error.code, _INTERNAL)
     if status == 500:
         return {"code": code, "message": "Internal error; the request id is logged.", "details": {}}
+    if code == "storage":
+        # The driver's text names tables and server state: logged, never sent.
+        return {"code": code, "message": _STORAGE_MESSAGE, "details": {}}
     return {"code": code, "message": error.message, "details": dict(error.details)}
 
 
@@ -111,6 +119,8 @@ def error_response(
         logger.error("unexpected failure (request_id=%s)", request_id, exc_info=exc)
         exc = DecisionGraphError("DG_ERR_INTERNAL", "unexpected failure")
     status = status_for(exc.code)
+    if exc.code == "DG_ERR_STORAGE":
+        logger.error("storage failure (request_id=%s): %s", request_id, exc.message)
     if status == 500 and exc.code != "DG_ERR_INTERNAL":
         logger.error("unmapped error code %s (request_id=%s): %s", exc.code, request_id, exc)
     all_headers = _headers_for(exc, status)

@@ -45,7 +45,7 @@ SchemaRef = Callable[[type[BaseModel]], dict[str, Any]]
 #: What every authenticated route may answer besides its own statuses (HTTP_API 2).
 GENERAL_ERROR_STATUSES = (400, 401, 403, 404, 405, 429, 500, 503)
 # Unauthenticated routes run no auth, tenant, rate-limit or parameter step (1.6).
-_UNAUTHENTICATED_ERROR_STATUSES = (405, 500)
+_UNAUTHENTICATED_ERROR_STATUSES = (400, 405, 500)
 
 
 def _header(description: str, schema: dict[str, Any], *, required: bool) -> dict[str, Any]:
@@ -172,7 +172,8 @@ RAW_ROUTES: dict[str, RawRoute] = {
     "/api/v1/events/stream": RawRoute(
         "text/event-stream",
         {"type": "string"},
-        "Server-Sent Events: first `retry: 5000`, then one frame per event (`id`: log_seq, "
+        "Server-Sent Events: first `retry: 5000` with `id` the start position, then one "
+        "frame per event (`id`: log_seq, "
         "`event`: event_type, `data`: the StoredEvent as one-line JSON), `: heartbeat` "
         "comments, and `event: error` with the error envelope before an error close.",
         header_params=("LastEventId",),

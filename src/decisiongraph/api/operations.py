@@ -40,6 +40,7 @@ from decisiongraph.errors import (
     Forbidden,
     PayloadTooLarge,
     ProjectionOutOfDate,
+    Unavailable,
 )
 from decisiongraph.service.auth import Principal, require_permission, resolve_tenant
 
@@ -187,6 +188,21 @@ def _error_headers(op: Operation, exc: DecisionGraphError) -> dict[str, str] | N
     return None
 
 
+async def _in_executor(state: AppState, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn`` on the request executor, refusing work beyond the queue bound
+    (HTTP_API 1.5: 503 ``unavailable`` on overload) instead of queueing without end.
+    The counter is only touched on the event loop's thread, so it needs no lock."""
+    if state.pending >= state.settings.request_queue:
+        raise Unavailable(
+            "The server is overloaded; retry shortly", {"retry_after_s": 1, "reason": "overload"}
+        )
+    state.pending += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(state.executor, fn, *args)
+    finally:
+        state.pending -= 1
+
+
 def make_endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint running the checks of 1.6 and then ``op.handler``."""
     is_async = inspect.iscoroutinefunction(op.handler)
@@ -199,17 +215,22 @@ def make_endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             return call
         return _respond(op.handler(call), call)  # type: ignore[arg-type]
 
+    # Routes without authentication and body (probes, the OpenAPI document, metrics)
+    # run their checks on the event loop: nothing there blocks, and liveness must not
+    # wait behind database work queued on the executor.
+    on_loop = op.permission is None and not has_body
+
     async def endpoint(request: Request) -> Response:
         state: AppState = request.app.state.dg
         request_id = request_id_of(request.scope)
         try:
-            raw = None
-            if has_body:
-                raw = await _read_bounded(request, getattr(state.settings, op.body_limit))
-            loop = asyncio.get_running_loop()
-            outcome = await loop.run_in_executor(
-                state.executor, run_sync, request, state, request_id, raw
-            )
+            if on_loop:
+                outcome = run_sync(request, state, request_id, None)
+            else:
+                raw = None
+                if has_body:
+                    raw = await _read_bounded(request, getattr(state.settings, op.body_limit))
+                outcome = await _in_executor(state, run_sync, request, state, request_id, raw)
             if not is_async:
                 return outcome  # type: ignore[no-any-return]
             return await op.handler(outcome)  # type: ignore[no-any-return,misc]

@@ -3,8 +3,8 @@
 orjson refuses integers beyond 64 bits instead of losing them, so :func:`render_json`
 falls back to the stdlib encoder for such documents. Stored payloads are embedded as
 their stored JSON text (``orjson.Fragment``) without being parsed, which is both the
-fastest path and exact by construction: the text came from the stdlib encoder (SQLite)
-or PostgreSQL's ``jsonb`` output, both of which keep big integers as written.
+fastest path and exact by construction: the stored text (spec 3.3, on both backends)
+came from the stdlib encoder, which writes big integers exactly.
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ def render_json(document: Any) -> bytes:
     try:
         return orjson.dumps(document, default=_default)
     except TypeError:
+        # ASCII escapes: valid JSON even for a lone surrogate (a client's member name
+        # echoed in an error message), which has no UTF-8 encoding.
         return json.dumps(
-            document, ensure_ascii=False, separators=(",", ":"), default=_stdlib_default
-        ).encode("utf-8")
+            document, ensure_ascii=True, separators=(",", ":"), default=_stdlib_default
+        ).encode("ascii")
 
 
 def render_line(document: Any) -> str:

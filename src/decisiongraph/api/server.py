@@ -219,6 +219,9 @@ def run_server(
         workers=settings.workers,
         loop="uvloop",
         http="httptools",
+        # No WebSocket routes: an upgrade request is served as plain HTTP, so it gets
+        # the contract's 404/405/401 envelopes instead of a text 500.
+        ws="none",
         lifespan="on",
         log_config=log_config(access_log=access_log),
         access_log=access_log,

@@ -1,6 +1,7 @@
 """Server-sent events (HTTP_API 2.5): frame encoding and the streaming response.
 
-Frames: ``retry: 5000`` first, then per event ``id: <log_seq>`` / ``event: <type>`` /
+Frames: ``retry: 5000`` with ``id: <start log_seq>`` first, then per event
+``id: <log_seq>`` / ``event: <type>`` /
 ``data: <StoredEvent as one line of JSON>``, the comment ``: heartbeat``, and before an
 error close ``event: error`` with the error envelope as ``data`` and no ``id`` (so a
 client's ``Last-Event-ID`` stays the last event it saw).
@@ -33,12 +34,22 @@ __all__ = [
     "EventStreamResponse",
     "error_frame",
     "event_frame",
+    "opening_frame",
 ]
 
 logger = logging.getLogger("decisiongraph.api")
 
 MEDIA_TYPE = "text/event-stream"
 RETRY_FRAME = b"retry: 5000\n\n"
+
+
+def opening_frame(start_log_seq: int) -> bytes:
+    """The first frame: the reconnection delay and the start position as the frame's
+    ``id``, so a client that saw no event yet still resumes exactly there (EventSource
+    sends it back as ``Last-Event-ID``) instead of at a later tail."""
+    return b"retry: 5000\nid: %d\n\n" % start_log_seq
+
+
 HEARTBEAT_FRAME = b": heartbeat\n\n"
 
 

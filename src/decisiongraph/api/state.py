@@ -28,5 +28,7 @@ class AppState:
     # Runs the blocking part of every request (one hop per request): a plain executor
     # is cheaper per call than AnyIO's thread pool, which showed in profiles.
     executor: ThreadPoolExecutor
+    #: Requests on or waiting for the executor (bounded by ``settings.request_queue``).
+    pending: int = 0
     # Filled by the features that need them (stream hub, metrics, projector worker).
     extras: dict[str, Any] = field(default_factory=dict)

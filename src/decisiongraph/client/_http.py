@@ -24,7 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from decisiongraph.client._errors import error_from_body, transport_error
-from decisiongraph.errors import SchemaViolation
+from decisiongraph.errors import InvalidArgument, SchemaViolation
 
 __all__ = ["Reply", "Transport", "encode_json", "path_segment"]
 
@@ -48,6 +48,8 @@ def encode_json(document: Any) -> bytes:
         text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     except ValueError as exc:
         raise SchemaViolation(f"The body holds a value JSON cannot carry: {exc}") from exc
+    except TypeError as exc:
+        raise InvalidArgument(f"The body is not JSON-serialisable: {exc}") from exc
     return text.encode("ascii")
 
 

@@ -68,11 +68,10 @@ class ReadMethods:
                 "min_log_seq": options.min_log_seq,
                 "wait_ms": options.wait_ms or None,
             }
-        return {
-            "consistency": "strict",
-            "min_log_seq": self._last_log_seq or None,
-            "wait_ms": self._read_wait_ms or None,
-        }
+        # The façade's rule: strict against the tenant tail at request start (no
+        # min_log_seq), which is at or after this client's own writes; wait_ms lets
+        # the server wait for the projector instead of answering 409 at once.
+        return {"consistency": "strict", "wait_ms": self._read_wait_ms or None}
 
     def _get(self, path: str, params: dict[str, QueryValue]) -> Reply:
         return self._transport.call("GET", path, params)

@@ -8,6 +8,7 @@ HTTP ``status``, ``request_id`` and ``api_code`` attached). See
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import OrderedDict
@@ -32,6 +33,8 @@ from decisiongraph.client._traces import TraceLog
 from decisiongraph.domain.envelope import EventEnvelope, StoredEvent
 from decisiongraph.domain.ids import generate_event_id
 from decisiongraph.domain.payload_builders import EventMethods
+from decisiongraph.domain.validation import prepare_event
+from decisiongraph.errors import DecisionGraphError, Unavailable
 from decisiongraph.query.models import EventPage
 
 __all__ = ["DEFAULT_READ_WAIT_MS", "DEFAULT_TIMEOUT_S", "Client"]
@@ -56,6 +59,21 @@ def _json_or_none(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None  # judged as an error without an envelope
+
+
+@contextlib.contextmanager
+def _library_errors_first(envelopes: list[EnvelopeLike]) -> Iterator[None]:
+    """A body that cannot be sent (a value JSON cannot carry) fails locally; run the
+    library's checks on the envelopes first, so the error is the one the embedded
+    library raises, in its order (U+0000, idempotency key, ..., floats)."""
+    try:
+        yield
+    except DecisionGraphError as error:
+        if error.status is None:  # raised before sending, not by the server
+            for envelope in envelopes:
+                if isinstance(envelope, EventEnvelope):
+                    prepare_event(envelope)
+        raise
 
 
 class Client(EventMethods, ReadMethods):
@@ -118,7 +136,8 @@ class Client(EventMethods, ReadMethods):
 
     def append(self, envelope: EnvelopeLike) -> AppendResult:
         """``POST /events``: append one envelope (an ``EventEnvelope`` or its JSON object)."""
-        reply = self._transport.call("POST", "/api/v1/events", body=_envelope_json(envelope))
+        with _library_errors_first([envelope]):
+            reply = self._transport.call("POST", "/api/v1/events", body=_envelope_json(envelope))
         result = append_result_from_dict(reply.data)
         self._accepted(result.event)
         return result
@@ -129,8 +148,10 @@ class Client(EventMethods, ReadMethods):
         """``POST /events/batch``: append in index order. ``atomic=True`` raises the first
         failing event's error (``details.index`` names it) and writes nothing;
         ``atomic=False`` returns every item's outcome."""
+        envelopes = list(envelopes)
         body = {"events": [_envelope_json(e) for e in envelopes], "atomic": atomic}
-        reply = self._transport.call("POST", "/api/v1/events/batch", body=body)
+        with _library_errors_first(envelopes):
+            reply = self._transport.call("POST", "/api/v1/events/batch", body=body)
         items = [batch_item_from_dict(r, reply.request_id) for r in reply.data["results"]]
         for item in items:
             if item.event is not None:
@@ -208,6 +229,7 @@ class Client(EventMethods, ReadMethods):
         server's ``retry``). Endless: stop by leaving the loop (or ``close()`` it)."""
         last_id: str | None = None
         delay = 5.0
+        resuming = False  # a reconnection: transport failures retry instead of raising
         while True:
             params: dict[str, QueryValue] = {"event_type": event_types, "trace_id": trace_id}
             headers = {"Accept": "text/event-stream"}
@@ -222,6 +244,10 @@ class Client(EventMethods, ReadMethods):
                     for frame in iter_frames(response.iter_lines()):
                         if frame.retry_ms is not None:
                             delay = frame.retry_ms / 1000
+                        if frame.id is not None and frame.event != "error":
+                            # The opening frame's id is the start position: resume
+                            # there even when no event has arrived yet.
+                            last_id = frame.id
                         if frame.data is None:
                             continue
                         if frame.event == "error":
@@ -234,4 +260,9 @@ class Client(EventMethods, ReadMethods):
                         yield event
             except httpx.TransportError:
                 pass  # dropped mid-stream: resume below
+            except Unavailable as error:
+                # The server unreachable while resuming (it restarts, say): try again.
+                if not (resuming and error.status is None):
+                    raise
+            resuming = True
             time.sleep(reconnect_delay if reconnect_delay is not None else delay)

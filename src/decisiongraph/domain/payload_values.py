@@ -1,8 +1,11 @@
 """Value coercions and idempotency keys of the façade's event methods (spec 2, 9).
 
 Invariants: value objects become ``dataclasses.asdict`` JSON and mappings are copied as
-given; a mapping where a ref is expected is read by its spec field names (a missing
-required field raises ``KeyError``, as the façade always did); the default idempotency
+given (so a mapping that leaves out an optional field, such as an entity's ``system``,
+gives a payload without it, unlike the value object, which writes ``null``); the
+``source``, ``actor`` and ``start_trace``'s primary entity are read by their spec field
+names (a missing required field raises ``KeyError``, as the façade always did); the
+default idempotency
 keys are ``start:{trace_id}``, ``finish:{trace_id}`` and, for any other event,
 ``{event_type}:{trace_id}:{trace_seq}``. Pure: stdlib and domain only.
 """

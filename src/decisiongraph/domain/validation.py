@@ -69,16 +69,9 @@ class PreparedEvent:
 
     envelope: EventEnvelope
     payload_hash: str
-    #: The canonical payload JSON (spec 3.1, what ``payload_hash`` is computed over);
-    #: PostgreSQL stores it as ``jsonb``, which keeps no formatting of its own input.
-    canonical_json: str
+    #: The stored payload text of spec 3.3 (sorted keys, default separators).
+    payload_json: str
     tags_json: str
-
-    @property
-    def payload_json(self) -> str:
-        """The payload text of spec 3.3 (default separators), SQLite's stored column;
-        computed on demand because only the SQLite backend stores it."""
-        return storage_payload_json(self.envelope.payload)
 
 
 def is_storable_text(text: str) -> bool:
@@ -342,12 +335,22 @@ def prepare_event(env: EventEnvelope) -> PreparedEvent:
             f"Float found at {float_path}: write decimals as strings",
             {"errors": [{"path": float_path, "message": "float not allowed"}]},
         )
-    # The walk above proved the payload plain JSON: the fast canonical encoder applies.
-    canonical = encode_canonical_plain(payload)
+    try:
+        # The walk above proved the payload plain JSON: the fast canonical encoder
+        # applies to the hash; the stored text keeps the stdlib's spec 3.3 form.
+        canonical = encode_canonical_plain(payload)
+        payload_json = storage_payload_json(payload)
+    except RecursionError:
+        # Nested deeper than the encoders can follow (the walk, one frame per level,
+        # got through): refused here, never later in the database write.
+        raise InvalidArgument(
+            "Payload is not JSON-serialisable: it is nested too deeply",
+            {"errors": [{"path": "$.payload", "message": "nested too deeply"}]},
+        ) from None
     return PreparedEvent(
         envelope=env,
         payload_hash=payload_hash_of_canonical(canonical),
-        canonical_json=canonical.decode("utf-8"),
+        payload_json=payload_json,
         tags_json=storage_tags_json(env.tags),
     )
 

@@ -398,7 +398,7 @@ class SqlEventStore(abc.ABC):
         # Atomic batches stop planning at the first failure: fewer outcomes than events.
         for event, outcome in zip(events, outcomes, strict=False):
             if isinstance(event, PreparedEvent):
-                envelope, size = event.envelope, len(event.canonical_json.encode("utf-8"))
+                envelope, size = event.envelope, len(event.payload_json.encode("utf-8"))
             else:
                 envelope, size = event, 0
             if isinstance(outcome, DecisionGraphError):

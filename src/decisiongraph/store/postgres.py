@@ -314,7 +314,7 @@ class PostgresEventStore(SqlEventStore):
                 if plan.rows:
                     last = plan.rows[-1][1]
                     tail_params = (last.log_seq, last.recorded_at, tenant_id)
-                    values = [insert_row(p, e, p.canonical_json) for p, e in plan.rows]
+                    values = [insert_row(p, e) for p, e in plan.rows]
                     if len(values) == 1:
                         conn.execute(_WRITE_ONE, (*values[0], *tail_params))
                     else:
@@ -349,7 +349,7 @@ class PostgresEventStore(SqlEventStore):
 
                 def write(rows: PlannedRows) -> None:
                     for prepared, event in rows:
-                        copy.write_row(insert_row(prepared, event, prepared.canonical_json))
+                        copy.write_row(insert_row(prepared, event))
 
                 plan = decide(tail, last_recorded_at, state, on_rows=write)
                 if not plan.rows:

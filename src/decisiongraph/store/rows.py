@@ -104,10 +104,8 @@ def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
     return events
 
 
-def insert_row(prepared: PreparedEvent, event: StoredEvent, payload_text: str) -> tuple[Any, ...]:
-    """The values of :data:`INSERT_COLUMNS` for one new event; ``payload_text`` is the
-    backend's payload column text (SQLite: ``prepared.payload_json``, spec 3.3;
-    PostgreSQL: ``prepared.canonical_json``, parsed into ``jsonb``)."""
+def insert_row(prepared: PreparedEvent, event: StoredEvent) -> tuple[Any, ...]:
+    """The values of :data:`INSERT_COLUMNS` for one new event."""
     return (
         event.tenant_id,
         event.log_seq,
@@ -126,7 +124,7 @@ def insert_row(prepared: PreparedEvent, event: StoredEvent, payload_text: str) -
         event.causation_event_id,
         event.idempotency_key,
         event.schema_version,
-        payload_text,
+        prepared.payload_json,
         event.payload_hash,
         prepared.tags_json,
     )

@@ -104,17 +104,20 @@ class SQLiteEventStore(SqlEventStore):
     def _reader(self) -> Iterator[sqlite3.Connection]:
         """A connection for reads: per thread on files, the shared one in memory."""
         self._check_open()
-        if self._memory:
-            with self._lock:
-                yield self._writer
-            return
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._readers.append(conn)
-        yield conn
+        try:
+            if self._memory:
+                with self._lock:
+                    yield self._writer
+                return
+            conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._connect()
+                self._local.conn = conn
+                with self._lock:
+                    self._readers.append(conn)
+            yield conn
+        except sqlite3.Error as exc:  # every read: a driver error is DG_ERR_STORAGE
+            raise self._translate(exc) from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -237,9 +240,7 @@ class SQLiteEventStore(SqlEventStore):
             state = self._load_state(conn, tenant_id, keys, trace_ids, event_ids)
             plan = decide(tail, last_recorded_at, state)
             if plan.rows:
-                conn.executemany(
-                    _INSERT_SQL, [insert_row(p, e, p.payload_json) for p, e in plan.rows]
-                )
+                conn.executemany(_INSERT_SQL, [insert_row(p, e) for p, e in plan.rows])
                 last = plan.rows[-1][1]
                 conn.execute(
                     "INSERT INTO dg_tenants (tenant_id, last_log_seq, last_recorded_at) "

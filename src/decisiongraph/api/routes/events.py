@@ -29,7 +29,7 @@ from decisiongraph.api.params import Param, query_error
 from decisiongraph.api.rendering import event_json
 from decisiongraph.domain.envelope import EventEnvelope
 from decisiongraph.domain.event_types import ALL_EVENT_TYPES
-from decisiongraph.errors import DecisionGraphError, PayloadTooLarge
+from decisiongraph.errors import DecisionGraphError, PayloadTooLarge, make_error
 from decisiongraph.query import MAX_QUERY_LIMIT, list_events_page
 from decisiongraph.service.settings import ServiceSettings
 from decisiongraph.store.base import AppendResult, BatchOutcome, SqlEventStore
@@ -42,11 +42,33 @@ _BATCH_MEMBERS = frozenset({"events", "atomic"})
 NON_ATOMIC_CHUNK = 250
 
 
+def in_body(error: DecisionGraphError, prefix: str = "$") -> DecisionGraphError:
+    """The pipeline's error with ``details.errors[]`` in the contract's shape (HTTP_API
+    1.5): each item gets ``location: "body"``, its path rebased under ``prefix`` (a
+    batch's ``$.events[i]``). Errors without ``errors`` are returned unchanged."""
+    items = error.details.get("errors")
+    if not isinstance(items, list):
+        return error
+    rebased = [
+        {
+            **item,
+            "location": item.get("location", "body"),
+            "path": prefix + str(item.get("path", "$"))[1:],
+        }
+        for item in items
+        if isinstance(item, dict)
+    ]
+    return make_error(error.code, error.message, {**error.details, "errors": rebased})
+
+
 def append_event(call: Call) -> Result:
     """Append one event through the reference pipeline; 201 (reuse: header
     ``Idempotent-Replayed: true`` and the original event)."""
     envelope = envelope_from_body(call.body)
-    outcome = call.state.store.append(call.tenant, envelope)
+    try:
+        outcome = call.state.store.append(call.tenant, envelope)
+    except DecisionGraphError as error:
+        raise in_body(error) from None
     headers = {"Idempotent-Replayed": "true"} if outcome.reused else {}
     data = {"event": event_json(outcome.event), "reused": outcome.reused}
     return Result(data, 201, headers)
@@ -109,6 +131,7 @@ def _accepted(index: int, outcome: AppendResult) -> dict[str, Any]:
 
 
 def _rejected(index: int, error: DecisionGraphError) -> dict[str, Any]:
+    error = in_body(error, f"$.events[{index}]")
     return {"index": index, "status": status_for(error.code), "error": error_body(error)}
 
 
@@ -144,10 +167,15 @@ def append_batch(call: Call) -> Result:
     store = call.state.store
     if not atomic:
         return Result({"results": _append_each(store, call.tenant, envelopes)}, 207)
+    try:
+        outcomes = store.append_batch(call.tenant, envelopes, atomic=True)
+    except DecisionGraphError as error:  # the first failing event, with details.index
+        index = error.details.get("index")
+        raise (in_body(error, f"$.events[{index}]") if isinstance(index, int) else error) from None
     results = []
-    for index, outcome in enumerate(store.append_batch(call.tenant, envelopes, atomic=True)):
-        if isinstance(outcome, DecisionGraphError):  # an atomic batch raises its first error
-            raise outcome.with_details(index=index)
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, DecisionGraphError):  # pragma: no cover - atomic raises
+            raise in_body(outcome, f"$.events[{index}]").with_details(index=index)
         results.append(_accepted(index, outcome))
     return Result({"results": results}, 201)
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import anyio
-from starlette.concurrency import run_in_threadpool
+import anyio.to_thread
 from starlette.responses import Response
 
 from decisiongraph.api.operations import Call, Operation
@@ -38,7 +38,9 @@ async def readyz(call: Call) -> Response:
     checks = {"database": "unreachable", "migrations": "pending"}
     try:
         with anyio.fail_after(READY_TIMEOUT_S):
-            applied = await run_in_threadpool(store.schema_version)
+            # abandon_on_cancel: the timeout answers at once; a hung query finishes (or
+            # times out in the pool) in its thread without holding the probe.
+            applied = await anyio.to_thread.run_sync(store.schema_version, abandon_on_cancel=True)
         checks["database"] = "ok"
         checks["migrations"] = _migration_state(applied, latest_version(store.dialect))
     except (TimeoutError, DecisionGraphError, OSError):

@@ -24,10 +24,10 @@ from decisiongraph.api.operations import Call, Operation
 from decisiongraph.api.params import Param, query_error
 from decisiongraph.api.sse import (
     HEARTBEAT_FRAME,
-    RETRY_FRAME,
     EventStreamResponse,
     error_frame,
     event_frame,
+    opening_frame,
 )
 from decisiongraph.api.state import AppState
 from decisiongraph.domain.event_types import ALL_EVENT_TYPES
@@ -105,7 +105,7 @@ def _recheck(call: Call) -> None:
 async def _frames(call: Call, follower: LogFollower) -> AsyncGenerator[bytes, None]:
     settings = call.state.settings
     clock = anyio.current_time
-    yield RETRY_FRAME
+    yield opening_frame(follower.position)
     started = last_frame = clock()
     deadline = started + settings.stream_max_duration_s
     next_auth = started + settings.stream_auth_recheck_s
@@ -129,6 +129,9 @@ async def _frames(call: Call, follower: LogFollower) -> AsyncGenerator[bytes, No
                     if len(chunk) >= _CHUNK_BYTES:
                         yield bytes(chunk)
                         chunk.clear()
+                        if clock() >= next_auth:  # a long page to a slow reader
+                            await run_in_threadpool(_recheck, call)
+                            next_auth = clock() + settings.stream_auth_recheck_s
                 if chunk:
                     yield bytes(chunk)
                 last_frame = clock()
@@ -207,7 +210,8 @@ OPERATIONS = [
         ordering="log_seq ascending",
         error_statuses=(429,),
         description=(
-            "`text/event-stream`: first `retry: 5000`, then one frame per event (`id` the "
+            "`text/event-stream`: first `retry: 5000` with `id` the start position, then "
+            "one frame per event (`id` the "
             "log_seq, `event` the event type, `data` the StoredEvent as one line of JSON) "
             "and `: heartbeat` comments when no frame was sent for a while. Catch-up from "
             "the log then live delivery, in log_seq order, with no gap or duplicate. "
