@@ -19,6 +19,7 @@ from decisiongraph.service.auth import (
     Authenticator,
     Principal,
     hash_secret,
+    is_well_formed_credential,
     issue_credentials,
     require_permission,
     resolve_tenant,
@@ -327,3 +328,11 @@ def test_narrowed_accounts_lose_the_other_permissions(
     require_permission(principal, "audit:read")
     with pytest.raises(Forbidden):
         require_permission(principal, ACCOUNTS_MANAGE)
+
+
+def test_well_formed_credentials_are_told_apart_without_a_lookup() -> None:
+    token = issue_credentials().token
+    assert is_well_formed_credential(f"Bearer {token}")
+    assert is_well_formed_credential(f"bearer  {token} ")
+    for header in (None, "", "Bearer", f"Basic {token}", "Bearer dg_short_x", f"Bearer {token}x"):
+        assert not is_well_formed_credential(header), header

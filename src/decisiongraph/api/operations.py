@@ -42,7 +42,12 @@ from decisiongraph.errors import (
     ProjectionOutOfDate,
     Unavailable,
 )
-from decisiongraph.service.auth import Principal, require_permission, resolve_tenant
+from decisiongraph.service.auth import (
+    Principal,
+    is_well_formed_credential,
+    require_permission,
+    resolve_tenant,
+)
 
 __all__ = ["Call", "Operation", "Result", "make_endpoint"]
 
@@ -228,7 +233,9 @@ def make_endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
                 outcome = run_sync(request, state, request_id, None)
             else:
                 raw = None
-                if has_body:
+                # A request whose credential cannot be a key gets its 401 (steps 2-3
+                # come first) without the server buffering its body.
+                if has_body and is_well_formed_credential(request.headers.get("authorization")):
                     raw = await _read_bounded(request, getattr(state.settings, op.body_limit))
                 outcome = await _in_executor(state, run_sync, request, state, request_id, raw)
             if not is_async:
