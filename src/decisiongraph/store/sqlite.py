@@ -382,8 +382,11 @@ class SQLiteEventStore(SqlEventStore):
                 marks = ", ".join("?" for _ in chunk)
                 heads.update(
                     conn.execute(
+                        # "+log_seq": not an index term, so SQLite probes the
+                        # (tenant_id, trace_id, trace_seq) index per trace instead of
+                        # scanning the whole log below the cursor (quadratic catch-up).
                         "SELECT trace_id, MAX(trace_seq) FROM dg_event_log "
-                        f"WHERE tenant_id = ? AND log_seq <= ? AND trace_id IN ({marks}) "
+                        f"WHERE tenant_id = ? AND +log_seq <= ? AND trace_id IN ({marks}) "
                         "GROUP BY trace_id",
                         [tenant_id, up_to_log_seq, *chunk],
                     ).fetchall()
