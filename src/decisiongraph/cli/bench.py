@@ -7,8 +7,6 @@ the output (Rich tables, or one JSON object with ``--json``).
 
 from __future__ import annotations
 
-import enum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -18,25 +16,22 @@ from rich.table import Table
 
 from decisiongraph.cli.bench_api import api_command
 from decisiongraph.cli.bench_projector import projector_command
-from decisiongraph.cli.bench_report import report_bench
-from decisiongraph.cli.bench_store import (
-    BACKENDS,
+from decisiongraph.cli.bench_report import (
     DEFAULT_POSTGRES_URL,
-    run_store_bench,
+    Backend,
+    BackendOption,
+    JsonOption,
+    PostgresUrlOption,
+    SqliteDirOption,
+    backends_of,
+    report_bench,
 )
+from decisiongraph.cli.bench_store import run_store_bench
 from decisiongraph.cli.output import (
     warn,
 )
 
 bench_app = typer.Typer(help="Benchmarks that print figures beside raw database rates.")
-
-
-class Backend(enum.StrEnum):
-    """Which backends ``bench store`` measures."""
-
-    postgres = "postgres"
-    sqlite = "sqlite"
-    all = "all"
 
 
 @bench_app.callback()
@@ -49,37 +44,18 @@ def store(
     events: Annotated[
         int, typer.Option("--events", min=10, help="Events per figure (traces of 10).")
     ] = 5000,
-    postgres_url: Annotated[
-        str,
-        typer.Option(
-            "--postgres-url",
-            envvar="DG_BENCH_POSTGRES_URL",
-            help="PostgreSQL server; the bench uses a throwaway schema and drops it.",
-        ),
-    ] = DEFAULT_POSTGRES_URL,
-    sqlite_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--sqlite-dir",
-            file_okay=False,
-            help="Directory for the throwaway SQLite file (default: a temporary one).",
-        ),
-    ] = None,
-    backend: Annotated[
-        Backend, typer.Option("--backend", help="Backend(s) to measure.")
-    ] = Backend.all,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
-    ] = False,
+    postgres_url: PostgresUrlOption = DEFAULT_POSTGRES_URL,
+    sqlite_dir: SqliteDirOption = None,
+    backend: BackendOption = Backend.all,
+    json_output: JsonOption = False,
 ) -> None:
     """Append and read rates of the event store beside the raw database rates."""
-    backends = BACKENDS if backend is Backend.all else (backend.value,)
     report_bench(
         lambda: run_store_bench(
             events=events,
             postgres_url=postgres_url,
             sqlite_dir=sqlite_dir,
-            backends=backends,
+            backends=backends_of(backend),
             log=warn,
         ),
         render_report,

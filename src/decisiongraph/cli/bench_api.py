@@ -45,7 +45,7 @@ from decisiongraph.cli.bench_api_report import (
     size_stats,
 )
 from decisiongraph.cli.bench_api_server import HOST, running_server
-from decisiongraph.cli.bench_report import report_bench
+from decisiongraph.cli.bench_report import JsonOption, report_bench
 from decisiongraph.cli.bench_store import (
     DEFAULT_POSTGRES_URL,
     TENANT,
@@ -205,9 +205,7 @@ def api_command(
             "catches the projections up itself before the reads).",
         ),
     ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """HTTP ingestion and trace-read figures of a real server, beside the raw database."""
     report_bench(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
 import random
 import sys
 import tempfile
@@ -39,7 +38,15 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from decisiongraph.cli.bench_report import report_bench
+from decisiongraph.cli.bench_report import (
+    Backend,
+    BackendOption,
+    JsonOption,
+    PostgresUrlOption,
+    SqliteDirOption,
+    backends_of,
+    report_bench,
+)
 from decisiongraph.cli.bench_store import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
@@ -674,55 +681,28 @@ def run_projector_bench(
 # ---------------------------------------------------------------------- CLI
 
 
-class Backend(enum.StrEnum):
-    """Which backends ``bench projector`` measures."""
-
-    postgres = "postgres"
-    sqlite = "sqlite"
-    all = "all"
-
-
 def projector_command(
     traces: Annotated[
         int,
         typer.Option("--traces", min=1, help="Finished traces to load (10 events each)."),
     ] = DEFAULT_TRACES,
-    postgres_url: Annotated[
-        str,
-        typer.Option(
-            "--postgres-url",
-            envvar="DG_BENCH_POSTGRES_URL",
-            help="PostgreSQL server; the bench uses a throwaway schema and drops it.",
-        ),
-    ] = DEFAULT_POSTGRES_URL,
-    sqlite_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--sqlite-dir",
-            file_okay=False,
-            help="Directory for the throwaway SQLite file (default: a temporary one).",
-        ),
-    ] = None,
-    backend: Annotated[
-        Backend, typer.Option("--backend", help="Backend(s) to measure.")
-    ] = Backend.all,
+    postgres_url: PostgresUrlOption = DEFAULT_POSTGRES_URL,
+    sqlite_dir: SqliteDirOption = None,
+    backend: BackendOption = Backend.all,
     batch_size: BatchSizeOption = DEFAULT_BATCH_SIZE,
     queries: Annotated[
         int,
         typer.Option("--queries", min=1, help="Timed calls of each query kind."),
     ] = DEFAULT_QUERIES,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Catch-up and rebuild rates of the projections and query latencies, beside targets."""
-    backends = BACKENDS if backend is Backend.all else (backend.value,)
     report_bench(
         lambda: run_projector_bench(
             traces=traces,
             postgres_url=postgres_url,
             sqlite_dir=sqlite_dir,
-            backends=backends,
+            backends=backends_of(backend),
             batch_size=batch_size,
             queries=queries,
             log=warn,

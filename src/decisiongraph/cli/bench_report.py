@@ -1,15 +1,18 @@
-"""Running a benchmark command and printing its report, shared by ``bench store`` and
-``bench projector``."""
+"""What the ``bench`` commands share: their common options (``--postgres-url``,
+``--sqlite-dir``, ``--backend``, ``--json``) and running a benchmark to print its
+report."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from decisiongraph.cli.bench_store import BenchError
+from decisiongraph.cli.bench_store import BACKENDS, DEFAULT_POSTGRES_URL, BenchError
 from decisiongraph.cli.output import (
     EXIT_DOMAIN_ERROR,
     exit_on_domain_error,
@@ -18,7 +21,51 @@ from decisiongraph.cli.output import (
     write_json,
 )
 
-__all__ = ["report_bench"]
+__all__ = [
+    "DEFAULT_POSTGRES_URL",
+    "Backend",
+    "BackendOption",
+    "JsonOption",
+    "PostgresUrlOption",
+    "SqliteDirOption",
+    "backends_of",
+    "report_bench",
+]
+
+
+class Backend(enum.StrEnum):
+    """Which backends a benchmark measures."""
+
+    postgres = "postgres"
+    sqlite = "sqlite"
+    all = "all"
+
+
+def backends_of(backend: Backend) -> tuple[str, ...]:
+    """The backend names ``--backend`` selects."""
+    return BACKENDS if backend is Backend.all else (backend.value,)
+
+
+PostgresUrlOption = Annotated[
+    str,
+    typer.Option(
+        "--postgres-url",
+        envvar="DG_BENCH_POSTGRES_URL",
+        help="PostgreSQL server; the bench uses a throwaway schema and drops it.",
+    ),
+]
+SqliteDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sqlite-dir",
+        file_okay=False,
+        help="Directory for the throwaway SQLite file (default: a temporary one).",
+    ),
+]
+BackendOption = Annotated[Backend, typer.Option("--backend", help="Backend(s) to measure.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+]
 
 
 def report_bench(
