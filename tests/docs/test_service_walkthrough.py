@@ -13,13 +13,10 @@ must be the documented one, up to the uuid4 trace and event ids.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,73 +33,17 @@ from tests.docs.markdown import (
     parse_curl,
     read_steps,
 )
+from tests.server_process import SCRIPT, ServerProcess, clean_env
 
 PAGE = DOCS / "api" / "SERVICE_API.md"
 RUNTIME = DOCS / "operations" / "API_RUNTIME.md"
 README = DOCS.parent / "README.md"
-SCRIPT = Path(sys.executable).parent / "decisiongraph"
 QUICKSTART = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/decisiongraph serve"
 
 VOLATILE_MEMBERS = frozenset({"request_id", "recorded_at", "checked_at", "updated_at"})
 VOLATILE_HEADERS = frozenset({"date", "x-request-id", "content-length"})
-_ANNOUNCEMENT = re.compile(r"DecisionGraph serving (http://\S+) ")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _METRIC_LINE = re.compile(r"([a-z_]+)[{ ]")
-
-
-def _environment(**extra: str) -> dict[str, str]:
-    # DG_* variables of the test run would configure the server and the CLI.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DG_")}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return {**env, **extra}
-
-
-class Server:
-    """``decisiongraph serve --db DB --port 0``; the URL comes from its announcement."""
-
-    def __init__(self, db: str) -> None:
-        self.process = subprocess.Popen(
-            [str(SCRIPT), "serve", "--db", db, "--port", "0"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_environment(),
-        )
-        self.lines: list[str] = []
-        self.url = ""
-        self._announced = threading.Event()
-        self._drainer = threading.Thread(target=self._drain, daemon=True)
-        self._drainer.start()
-
-    def _drain(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:  # drained, so a full pipe never blocks it
-            self.lines.append(line)
-            match = _ANNOUNCEMENT.search(line)
-            if match and not self.url:
-                self.url = match.group(1)
-                self._announced.set()
-        self._announced.set()
-
-    def wait_ready(self) -> None:
-        self._announced.wait(30)
-        assert self.url, "".join(self.lines)
-        for _ in range(600):
-            if httpx.get(f"{self.url}/readyz").status_code == 200:
-                return
-            time.sleep(0.05)
-        pytest.fail("/readyz never answered 200")
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit code (the pipe is closed once drained)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        code = self.process.wait(60)
-        self._drainer.join(10)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
-        return code
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -114,14 +55,14 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def server(database: str) -> Iterator[Server]:
-    running = Server(database)
+def server(database: str) -> Iterator[ServerProcess]:
+    running = ServerProcess("--db", database)
     try:
         running.wait_ready()
         yield running
     finally:
         code = running.stop()
-    assert code == 0, "".join(running.lines)
+    assert code == 0, running.stderr
 
 
 def create_key(step: Step, db: str) -> str:
@@ -133,7 +74,7 @@ def create_key(step: Step, db: str) -> str:
         [str(SCRIPT), *words[1:], "--db", db, "--json"],
         capture_output=True,
         text=True,
-        env=_environment(),
+        env=clean_env(),
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -206,7 +147,7 @@ def run_python(step: Step, api: str, token: str) -> None:
         [sys.executable, "-c", step.command],
         capture_output=True,
         text=True,
-        env=_environment(API=api, TOKEN=token),
+        env=clean_env(API=api, TOKEN=token),
         timeout=60,
         check=False,
     )
@@ -214,7 +155,7 @@ def run_python(step: Step, api: str, token: str) -> None:
     assert _UUID.sub("<uuid>", done.stdout) == _UUID.sub("<uuid>", step.output)
 
 
-def test_documented_flow(server: Server, database: str) -> None:
+def test_documented_flow(server: ServerProcess, database: str) -> None:
     steps = read_steps(PAGE)
     assert [s.name for s in steps][:1] == ["create-key"]
     token = create_key(steps[0], database)
