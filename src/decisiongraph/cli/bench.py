@@ -24,6 +24,8 @@ from decisiongraph.cli.bench_report import (
     PostgresUrlOption,
     SqliteDirOption,
     backends_of,
+    print_backend_setup,
+    print_machine,
     report_bench,
 )
 from decisiongraph.cli.bench_store import run_store_bench
@@ -72,11 +74,7 @@ def render_report(report: dict[str, Any], console: Console) -> None:
     """The report as Rich text: machine and workload, then one table per backend."""
     machine, workload = report["machine"], report["workload"]
     payload = workload["payload_bytes"]
-    console.print(
-        f"[bold]Machine:[/] {machine['cpu_count']} cores, {machine['memory_gib']} GiB RAM, "
-        f"{machine['platform']}, Python {machine['python']}, "
-        f"load average at start {machine['load_average_at_start']}",
-    )
+    print_machine(console, machine)
     console.print(
         f"[bold]Workload:[/] {workload['events_per_figure']:,} events per append figure "
         f"(traces of {workload['trace_length']}), payload JSON {payload['min']}-"
@@ -84,16 +82,7 @@ def render_report(report: dict[str, Any], console: Console) -> None:
         f"{workload['clients']} concurrent clients, one tenant",
     )
     for result in report["backends"].values():
-        setup = result["setup"]
-        where = setup.get("url") or setup.get("path")
-        if "schema" in setup:
-            where += f", schema {setup['schema']}"
-        if setup.get("filesystem"):
-            where += f" ({setup['filesystem']})"
-        settings = ", ".join(f"{key}={value}" for key, value in setup["settings"].items())
-        console.print()
-        console.print(f"[bold]{setup['backend']} {setup['version']}[/] {where}")
-        console.print(f"  {settings}")
+        print_backend_setup(console, result["setup"])
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("Figure (raw method)", ratio=1)
         table.add_column("Events", justify="right")

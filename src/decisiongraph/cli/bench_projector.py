@@ -45,6 +45,8 @@ from decisiongraph.cli.bench_report import (
     PostgresUrlOption,
     SqliteDirOption,
     backends_of,
+    print_backend_setup,
+    print_machine,
     report_bench,
 )
 from decisiongraph.cli.bench_store import (
@@ -721,11 +723,7 @@ def render_projector_report(report: dict[str, Any], console: Console) -> None:
     machine, workload = report["machine"], report["workload"]
     payload = workload["payload_bytes"]
     policies = workload["policies"]
-    console.print(
-        f"[bold]Machine:[/] {machine['cpu_count']} cores, {machine['memory_gib']} GiB RAM, "
-        f"{machine['platform']}, Python {machine['python']}, "
-        f"load average at start {machine['load_average_at_start']}",
-    )
+    print_machine(console, machine)
     console.print(
         f"[bold]Workload:[/] {workload['traces']:,} finished traces of "
         f"{workload['trace_length']} events ({workload['events']:,} events), one tenant; "
@@ -737,19 +735,10 @@ def render_projector_report(report: dict[str, Any], console: Console) -> None:
         f"(after {workload['warmup_rounds']} warm-up rounds), strict consistency",
     )
     for result in report["backends"].values():
-        setup = result["setup"]
-        where = setup.get("url") or setup.get("path")
-        if "schema" in setup:
-            where += f", schema {setup['schema']}"
-        if setup.get("filesystem"):
-            where += f" ({setup['filesystem']})"
-        settings = ", ".join(f"{key}={value}" for key, value in setup["settings"].items())
+        print_backend_setup(console, result["setup"])
         rows = ", ".join(
             f"{key.replace('_', ' ')} {n:,}" for key, n in result["projection_rows"].items()
         )
-        console.print()
-        console.print(f"[bold]{setup['backend']} {setup['version']}[/] {where}")
-        console.print(f"  {settings}")
         console.print(f"  projections: {rows}")
         rates = Table(box=box.SIMPLE_HEAD, pad_edge=False)
         rates.add_column("Figure", no_wrap=True)

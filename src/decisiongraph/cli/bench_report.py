@@ -29,6 +29,8 @@ __all__ = [
     "PostgresUrlOption",
     "SqliteDirOption",
     "backends_of",
+    "print_backend_setup",
+    "print_machine",
     "report_bench",
 ]
 
@@ -86,3 +88,25 @@ def report_bench(
         write_json(report)
     else:
         render(report, stdout_console())
+
+
+def print_machine(console: Console, machine: dict[str, Any]) -> None:
+    """The report's machine line (cores, memory, platform, Python, load)."""
+    console.print(
+        f"[bold]Machine:[/] {machine['cpu_count']} cores, {machine['memory_gib']} GiB RAM, "
+        f"{machine['platform']}, Python {machine['python']}, "
+        f"load average at start {machine['load_average_at_start']}",
+    )
+
+
+def print_backend_setup(console: Console, setup: dict[str, Any]) -> None:
+    """A backend's heading: engine and version, where it ran, and its settings."""
+    where = str(setup.get("url") or setup.get("path"))
+    if "schema" in setup:
+        where += f", schema {setup['schema']}"
+    if setup.get("filesystem"):
+        where += f" ({setup['filesystem']})"
+    settings = ", ".join(f"{key}={value}" for key, value in setup["settings"].items())
+    console.print()
+    console.print(f"[bold]{setup['backend']} {setup['version']}[/] {where}")
+    console.print(f"  {settings}")
